@@ -1,0 +1,36 @@
+# The two commands of the README: `make demo` and `make test`. Each sets up .venv/ first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed: requirements/lock.txt pyproject.toml tools/dbt-chdb/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements/lock.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . -e tools/dbt-chdb
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/kubecost-pipeline demo
+
+test: $(VENV)/.installed lint
+	$(BIN)/python -m pytest -n 2
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy source_kubecost kubecost_pipeline
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench
+
+# Re-resolve the pinned dependencies after editing pyproject.toml.
+lock: $(VENV)/.installed
+	$(BIN)/uv pip compile --quiet pyproject.toml --all-extras --python-version 3.11 -o requirements/lock.txt
+	$(BIN)/uv pip compile --quiet pyproject.toml --python-version 3.11 -o requirements/connector.lock.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Everything around the Kubecost source: simulator, landing, dbt, CloudTuner projection."""

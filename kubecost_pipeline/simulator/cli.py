@@ -1,0 +1,7 @@
+"""Subcommands of the simulator room (registered by kubecost_pipeline.cli)."""
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register this room's subcommands; imports heavy modules only inside handlers."""
