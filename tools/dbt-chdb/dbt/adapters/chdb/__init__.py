@@ -10,7 +10,7 @@ from dbt.adapters.chdb.impl import ChdbAdapter
 from dbt.include import chdb
 
 Plugin = AdapterPlugin(
-    adapter=ChdbAdapter,  # type: ignore[arg-type]
+    adapter=ChdbAdapter,
     credentials=ChdbCredentials,
     include_path=chdb.PACKAGE_PATH,
     dependencies=["clickhouse"],
