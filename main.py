@@ -1,0 +1,4 @@
+from source_kubecost.run import run
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,454 @@
+"""HTTP access to Kubecost/OpenCost: retries, error classification and streaming parse.
+
+A day's response is parsed as a stream (ijson over the body, 64 KiB at a time) and each
+record, once flattened, is spooled to a temporary file with `marshal`. Records are emitted
+only after the whole body parsed, so a malformed or interrupted day emits nothing, while
+memory stays bounded whatever the response size.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import marshal
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import ijson
+import requests
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from source_kubecost.config import Settings, config_error
+
+logger = logging.getLogger("airbyte")
+
+MAX_ATTEMPTS = 6  # first try + 5 retries
+TIMEOUT_ATTEMPTS = 2  # a request that times out twice at one size is split instead
+MAX_BACKOFF_SECONDS = 120.0
+CONNECT_TIMEOUT_SECONDS = 15
+_CHUNK = 64 * 1024
+_LOGIN_HINTS = ("login", "sso", "saml", "oauth", "oidc", "auth")
+
+
+def _backoff_base() -> float:
+    """Base of the exponential backoff; `SOURCE_KUBECOST_BACKOFF_SECONDS` shortens it in tests."""
+    return float(os.environ.get("SOURCE_KUBECOST_BACKOFF_SECONDS", "2"))
+
+
+class Transient(Exception):
+    """A failure worth retrying: 5xx, 429, timeouts, resets, HTML pages, JSON code >= 500."""
+
+    def __init__(self, cause: str, retry_after: float | None = None, timeout: bool = False):
+        super().__init__(cause)
+        self.cause = cause
+        self.retry_after = retry_after
+        self.timeout = timeout
+
+
+class TimedOut(AirbyteTracedException):
+    """A request kept timing out at this size: the caller may split it."""
+
+
+class Spool:
+    """Flattened records on disk (marshal), counted; read back once, then closed."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()
+        self.count = self.idle = 0
+        self.first: Any = None
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        marshal.dump(record, self._file)
+        if not self.count:
+            self.first = record.get("name", record.get("key"))
+        self.count += 1
+        self.idle += record.get("is_idle") is True
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        self._file.seek(0)
+        load, file = marshal.load, self._file
+        try:
+            for _ in range(self.count):
+                yield load(file)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _ChunkReader(io.RawIOBase):
+    """A file-like view of `head` followed by the remaining body chunks, for ijson."""
+
+    def __init__(self, head: bytes, chunks: Iterator[bytes]):
+        self._buffer = head
+        self._chunks = chunks
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._buffer:
+            self._buffer = next(self._chunks, b"")
+        data, self._buffer = (
+            (self._buffer, b"") if size < 0 else (self._buffer[:size], self._buffer[size:])
+        )
+        return data
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, min(float(value), 600.0))
+    except ValueError:
+        return None  # an HTTP date: fall back to exponential backoff
+
+
+def _snippet(data: bytes | str, limit: int = 200) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return " ".join(text.split())[:limit]
+
+
+class KubecostClient:
+    """One session per sync, with auth, TLS and the API path prefix (`/model` or none)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json", **settings.headers})
+        if settings.auth:
+            self.session.auth = settings.auth
+        self.session.verify = settings.verify
+        if settings.verify and settings.ca_certificate:
+            ca = tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False)
+            with ca:
+                ca.write(settings.ca_certificate)
+            self.session.verify = ca.name
+        self._model_prefix = settings.model_prefix
+
+    # ---------- paths
+
+    @property
+    def model_prefix(self) -> bool:
+        if self._model_prefix is None:
+            self._model_prefix = self.detect_prefix()
+        return self._model_prefix
+
+    def url(self, endpoint: str, model: bool | None = None) -> str:
+        model = self.model_prefix if model is None else model
+        return f"{self.settings.base_url}{'/model' if model else ''}/{endpoint}"
+
+    def detect_prefix(self) -> bool:
+        """Auto-detects `/model/clusterInfo` (Kubecost, OpenCost UI) or `/clusterInfo` (OpenCost)."""
+        failures = []
+        for model in (True, False):
+            try:
+                self.get_json("clusterInfo", {}, "cluster info", model=model, attempts=1)
+                logger.info("Detected the API at %s", self.url("", model))
+                return model
+            except AirbyteTracedException as error:
+                if error.failure_type == FailureType.config_error and "not found" not in (
+                    error.message or ""
+                ):
+                    raise
+                failures.append(f"{self.url('clusterInfo', model)}: {error.message}")
+        raise config_error(
+            f"No Kubecost or OpenCost API answers at {self.settings.base_url}: "
+            + "; ".join(failures)
+            + ". Check the URL (Kubecost: port 9090 of kubecost-cost-analyzer; OpenCost: "
+            "port 9003) or pick the API flavour explicitly."
+        )
+
+    # ---------- requests
+
+    def get_json(
+        self,
+        endpoint: str,
+        params: Mapping[str, str],
+        what: str,
+        model: bool | None = None,
+        attempts: int = MAX_ATTEMPTS,
+    ) -> Any:
+        """The `data` of a small JSON envelope (cluster info, configs, cluster lists)."""
+        return self._retrying(
+            what, lambda: self._once(endpoint, params, what, None, model), attempts
+        )
+
+    def fetch(
+        self,
+        endpoint: str,
+        params: Mapping[str, str],
+        what: str,
+        transform: Callable[[str, Any], dict[str, Any]],
+    ) -> Spool:
+        """Streams `data` (list of sets or one map) through `transform` into a Spool."""
+        return self._retrying(what, lambda: self._once(endpoint, params, what, transform, None))
+
+    def _retrying(self, what: str, attempt: Callable[[], Any], attempts: int = MAX_ATTEMPTS) -> Any:
+        timeouts = 0
+        for number in range(1, attempts + 1):
+            try:
+                return attempt()
+            except Transient as error:
+                timeouts += error.timeout
+                final = number == attempts
+                if error.timeout and timeouts >= TIMEOUT_ATTEMPTS:
+                    raise TimedOut(
+                        message=f"Kubecost timed out {timeouts} times on {what}: {error.cause}.",
+                        failure_type=FailureType.transient_error,
+                    ) from error
+                if final:
+                    raise AirbyteTracedException(
+                        message=(
+                            f"Kubecost failed on {what} after {attempts} attempts: {error.cause}. "
+                            "The next sync resumes from this day. If it persists, check the "
+                            "health of Kubecost (cost-analyzer/aggregator pods), raise the "
+                            "request timeout or choose a coarser granularity."
+                        ),
+                        internal_message=error.cause,
+                        failure_type=FailureType.transient_error,
+                    ) from error
+                base = _backoff_base()
+                delay = error.retry_after
+                if delay is None:
+                    delay = min(MAX_BACKOFF_SECONDS, base * 2 ** (number - 1))
+                    delay *= 0.5 + random.random()  # jitter
+                logger.warning(
+                    "%s: %s; retry %d of %d in %.1f s", what, error.cause, number, attempts - 1, delay
+                )
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _once(
+        self,
+        endpoint: str,
+        params: Mapping[str, str],
+        what: str,
+        transform: Callable[[str, Any], dict[str, Any]] | None,
+        model: bool | None,
+    ) -> Any:
+        url = self.url(endpoint, model)
+        try:
+            response = self.session.get(
+                url,
+                params=params,
+                timeout=(CONNECT_TIMEOUT_SECONDS, self.settings.request_timeout),
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.exceptions.SSLError as error:
+            raise config_error(
+                f"TLS verification failed for {url}: {error}. Add the cluster's CA certificate "
+                "in 'Custom CA certificate', or turn 'Verify TLS' off for a self-signed test "
+                "setup.",
+                str(error),
+            ) from None
+        except requests.exceptions.ReadTimeout:
+            raise Transient(
+                f"no answer within {self.settings.request_timeout} s", timeout=True
+            ) from None
+        except requests.exceptions.RequestException as error:
+            raise Transient(f"cannot connect to {url} ({_connect_reason(error)})") from None
+        with response:
+            self._check_status(response, url)
+            return self._read_body(response, what, transform)
+
+    def _check_status(self, response: requests.Response, url: str) -> None:
+        status = response.status_code
+        if 300 <= status < 400:
+            location = response.headers.get("Location", "")
+            if any(hint in location.lower() for hint in _LOGIN_HINTS):
+                raise config_error(
+                    f"Kubecost redirected {url} to a single sign-on login page ({location}). "
+                    "Choose bearer token or cookie token authentication with a token of a "
+                    "signed-in user, or use the in-cluster port that bypasses SSO (9007)."
+                )
+            raise config_error(
+                f"{url} redirects to {location!r}. Set the Kubecost URL to the address the "
+                "API is finally served at."
+            )
+        if status in (401, 403):
+            raise config_error(
+                f"Kubecost refused the credentials (HTTP {status}) at {url}. Check the "
+                "authentication method and the username/password or token; SSO tokens expire."
+            )
+        if status == 404:
+            raise config_error(
+                f"Kubecost API not found (HTTP 404) at {url}. Check the URL and the API flavour: "
+                "Kubecost serves /model/allocation (port 9090), OpenCost /allocation (9003)."
+            )
+        if status == 429 or status >= 500 or status == 408:
+            body = next(response.iter_content(2048), b"")
+            raise Transient(
+                f"HTTP {status} {_snippet(body)!r}",
+                retry_after=_retry_after(response),
+                timeout=status in (408, 499, 504, 524),
+            )
+        if status >= 400:
+            body = next(response.iter_content(2048), b"")
+            raise config_error(
+                f"Kubecost rejected the query (HTTP {status}) at {url}: {_snippet(body)}. Check "
+                "the filter expression and the sharing options."
+            )
+
+    def _read_body(
+        self,
+        response: requests.Response,
+        what: str,
+        transform: Callable[[str, Any], dict[str, Any]] | None,
+    ) -> Any:
+        chunks = response.iter_content(_CHUNK)
+        head, eof = b"", False
+        try:
+            while len(head) < _CHUNK:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    eof = True
+                    break
+                head += chunk
+            if not head.lstrip().startswith(b"{"):
+                kind = "an HTML page" if b"<" in head[:200] else "a body that is not JSON"
+                raise Transient(f"{kind} instead of JSON: {_snippet(head, 120)!r}")
+            if eof:
+                return self._small(head, what, transform)
+            return self._stream(_ChunkReader(head, chunks), head, what, transform)
+        except requests.exceptions.RequestException as error:
+            raise Transient(f"connection broken while reading ({type(error).__name__})") from None
+
+    @staticmethod
+    def _check_code(code: Any, message: Any, what: str) -> None:
+        if code is None or code == 200:
+            return
+        if isinstance(code, int | float) and code >= 500:
+            raise Transient(f"JSON code {code}: {_snippet(str(message or ''))}")
+        raise config_error(f"Kubecost answered {what} with code {code}: {message}")
+
+    def _small(
+        self, body: bytes, what: str, transform: Callable[[str, Any], dict[str, Any]] | None
+    ) -> Any:
+        try:
+            doc = json.loads(body, parse_constant=_reject_constant)
+        except ValueError as error:
+            raise _malformed(what, 0, None, str(error)) from None
+        if not isinstance(doc, dict):
+            raise _malformed(what, 0, None, f"the body is a JSON {type(doc).__name__}")
+        self._check_code(doc.get("code"), doc.get("message"), what)
+        data = doc.get("data")
+        if transform is None:
+            return data
+        spool = Spool()
+        try:
+            _spool_items(_items_of(data, what), spool, what, transform)
+        except BaseException:
+            spool.close()
+            raise
+        return spool
+
+    def _stream(
+        self,
+        reader: _ChunkReader,
+        head: bytes,
+        what: str,
+        transform: Callable[[str, Any], dict[str, Any]] | None,
+    ) -> Any:
+        code = message = shape = None
+        try:
+            events = ijson.parse(io.BytesIO(head))
+            for prefix, event, value in events:
+                if prefix == "code" and event == "number":
+                    code = value
+                elif prefix == "message" and event == "string":
+                    message = value
+                elif prefix == "data" and event in ("start_array", "start_map", "null"):
+                    shape = event
+                    break
+        except ijson.JSONError as error:
+            raise _malformed(what, 0, None, str(error)) from None
+        self._check_code(code, message, what)
+        if transform is None:
+            raise _malformed(what, 0, None, "a small response was expected")
+        spool = Spool()
+        prefix = {"start_array": "data.item", "start_map": "data"}.get(shape or "")
+        try:
+            if prefix:
+                items = ijson.kvitems(reader, prefix, use_float=True)
+                _spool_items(items, spool, what, transform)
+        except BaseException:
+            spool.close()
+            raise
+        return spool
+
+
+def _connect_reason(error: Exception) -> str:
+    text = str(error)
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return "connection timed out"
+    for needle, reason in (
+        ("Name or service not known", "host name not found"),
+        ("Temporary failure in name resolution", "host name not found"),
+        ("nodename nor servname", "host name not found"),
+        ("Connection refused", "connection refused"),
+        ("Connection reset", "connection reset"),
+        ("No route to host", "no route to host"),
+    ):
+        if needle in text:
+            return reason
+    return type(error).__name__
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON literal {name}")
+
+
+def _items_of(data: Any, what: str) -> Iterator[tuple[str, Any]]:
+    """Kubecost's list of sets, OpenCost's single map, or nothing."""
+    if data is None:
+        return
+    sets = data if isinstance(data, list) else [data]
+    for index, entries in enumerate(sets):
+        if entries is None:
+            continue
+        if not isinstance(entries, dict):
+            raise _malformed(what, index, None, f"set {index} is a {type(entries).__name__}")
+        yield from entries.items()
+
+
+def _spool_items(
+    items: Iterator[tuple[str, Any]],
+    spool: Spool,
+    what: str,
+    transform: Callable[[str, Any], dict[str, Any]],
+) -> None:
+    key = None
+    try:
+        for key, value in items:
+            spool.write(transform(key, value))
+    except (ijson.JSONError, ValueError, TypeError, AttributeError) as error:
+        raise _malformed(what, spool.count, key, str(error) or type(error).__name__) from None
+
+
+def _malformed(what: str, count: int, key: str | None, detail: str) -> AirbyteTracedException:
+    after = f"after record {count} (key {key!r})" if key is not None else f"at record {count}"
+    return AirbyteTracedException(
+        message=(
+            f"Kubecost returned a malformed payload for {what}, {after}: {_snippet(detail, 300)}. "
+            "No record of this day was emitted and the state did not advance past it. Check "
+            "the Kubecost version and logs; report the payload if it persists."
+        ),
+        internal_message=detail,
+        failure_type=FailureType.system_error,
+    )
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.hostname or "").geturl() if parts.username else url

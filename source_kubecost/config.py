@@ -1,0 +1,230 @@
+"""The validated connector configuration: one typed object built from the Airbyte config."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+# Every preset keeps `cluster` first and the properties of every level above it, because
+# Kubecost >= 2.2.3 returns only the properties of the aggregated levels.
+AGGREGATES = {
+    "cluster": "cluster",
+    "node": "cluster,node",
+    "namespace": "cluster,namespace",
+    "controller": "cluster,namespace,controllerKind,controller",
+    "pod": "cluster,node,namespace,controllerKind,controller,pod",
+    "container": "cluster,node,namespace,controllerKind,controller,pod,container",
+}
+IDLE_POLICIES = ("separate", "shared", "none")
+FLAVOURS = ("auto", "kubecost", "opencost")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def config_error(message: str, internal: str | None = None) -> AirbyteTracedException:
+    return AirbyteTracedException(
+        message=message, internal_message=internal, failure_type=FailureType.config_error
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a sync needs, checked once at start-up."""
+
+    base_url: str  # scheme://host[:port][/path], without a trailing /model
+    flavour: str  # auto | kubecost | opencost
+    model_prefix: bool | None  # True: paths under /model; None: detect
+    headers: Mapping[str, str]
+    auth: tuple[str, str] | None
+    verify: bool | str  # requests' `verify`: a bool or a CA bundle path
+    ca_certificate: str | None
+    start_date: date
+    end_date: date | None
+    lookback_days: int
+    include_current_day: bool
+    granularity: str
+    idle_policy: str
+    idle_by_node: bool
+    share_namespaces: tuple[str, ...]
+    share_labels: tuple[str, ...]
+    share_tenancy_costs: bool
+    reconcile: bool
+    filter: str
+    request_timeout: int
+    page_size: int | None
+    query_settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def aggregate(self) -> str:
+        return AGGREGATES[self.granularity]
+
+    def allocation_params(self) -> dict[str, str]:
+        """The cost-shaping query parameters, sent explicitly on every allocation request.
+
+        Kubecost and OpenCost name the idle switch differently (`idle` / `includeIdle`);
+        each ignores the other's name, so both are sent.
+        """
+        idle = self.idle_policy != "none"
+        params = {
+            "aggregate": self.aggregate,
+            "accumulate": "true",
+            "step": "1d",
+            "idle": _bool(idle),
+            "includeIdle": _bool(idle),
+            "shareIdle": _bool(self.idle_policy == "shared"),
+            "splitIdle": _bool(self.idle_policy == "separate"),
+            "idleByNode": _bool(self.idle_by_node),
+            "shareNamespaces": ",".join(self.share_namespaces),
+            "shareLabels": ",".join(self.share_labels),
+            "shareTenancyCosts": _bool(self.share_tenancy_costs),
+            "reconcile": _bool(self.reconcile),
+        }
+        if self.filter:
+            params["filter"] = self.filter
+        return params
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _parse_date(config: Mapping[str, Any], key: str) -> date | None:
+    value = config.get(key)
+    if value in (None, ""):
+        return None
+    text = str(value)[:10] if "T" in str(value) else str(value)
+    if not _DATE.match(text):
+        raise config_error(
+            f"`{key}` is {value!r}, which is not a date. Use the form YYYY-MM-DD, e.g. 2024-05-01."
+        )
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise config_error(f"`{key}` is {value!r}, which is not a calendar date.") from None
+
+
+def _split_url(raw: str) -> tuple[str, bool | None]:
+    """Strips a trailing `/model` (kept as a hint) and any user:password from the URL."""
+    text = (raw or "").strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise config_error(
+            f"Kubecost URL {text!r} is not an http(s) URL. Use e.g. "
+            "http://kubecost-cost-analyzer.kubecost:9090 (Kubecost) or "
+            "http://opencost.opencost:9003 (OpenCost)."
+        )
+    path = parts.path.rstrip("/")
+    model = None
+    if path.endswith("/model"):
+        path, model = path[: -len("/model")], True
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    if ":" in parts.hostname:  # IPv6 literal
+        netloc = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, path, "", "")), model
+
+
+def _credentials(config: Mapping[str, Any]) -> tuple[dict[str, str], tuple[str, str] | None]:
+    creds = config.get("credentials") or {"auth_type": "none"}
+    kind = creds.get("auth_type", "none")
+    if kind == "none":
+        return {}, None
+    if kind == "basic":
+        return {}, (str(creds.get("username", "")), str(creds.get("password", "")))
+    if kind == "bearer":
+        return {"Authorization": f"Bearer {creds.get('token', '')}"}, None
+    if kind == "cookie":
+        name = creds.get("cookie_name") or "token"
+        return {"Cookie": f"{name}={creds.get('token', '')}"}, None
+    if kind == "header":
+        header = str(creds.get("header_name") or "").strip()
+        if not header:
+            raise config_error("Custom header authentication needs a header name, e.g. X-Api-Key.")
+        return {header: str(creds.get("header_value", ""))}, None
+    raise config_error(
+        f"Authentication type {kind!r} is unknown. Choose none, basic, bearer, cookie or header."
+    )
+
+
+def _int(config: Mapping[str, Any], key: str, default: int | None, low: int, high: int) -> Any:
+    value = config.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise config_error(f"`{key}` is {value!r}; it must be a whole number from {low} to {high}.")
+    return value
+
+
+def _list(config: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = config.get(key) or []
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(str(v).strip() for v in value if str(v).strip())
+
+
+def parse_config(config: Mapping[str, Any], today: date | None = None) -> Settings:
+    """Validates the Airbyte config; raises a config_error naming the bad value and the fix."""
+    base_url, model = _split_url(config.get("url", ""))
+    flavour = config.get("flavour", "auto")
+    if flavour not in FLAVOURS:
+        raise config_error(f"API flavour {flavour!r} is unknown. Choose one of {FLAVOURS}.")
+    if model is None and flavour != "auto":
+        model = flavour == "kubecost"
+    headers, auth = _credentials(config)
+    ca = (config.get("ca_certificate") or "").strip() or None
+    if ca and "BEGIN CERTIFICATE" not in ca:
+        raise config_error(
+            "The custom CA certificate is not a PEM certificate. Paste the whole PEM text, "
+            "from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----."
+        )
+    start = _parse_date(config, "start_date")
+    if start is None:
+        raise config_error("`start_date` is required, e.g. 2024-05-01.")
+    end = _parse_date(config, "end_date")
+    if end is not None and end < start:
+        raise config_error(f"`end_date` {end} is before `start_date` {start}; swap or fix them.")
+    today = today or datetime.now(UTC).date()
+    if start > today:
+        raise config_error(f"`start_date` {start} is in the future; today (UTC) is {today}.")
+    granularity = config.get("granularity", "container")
+    if granularity not in AGGREGATES:
+        raise config_error(
+            f"Granularity {granularity!r} is unknown. Choose one of {', '.join(AGGREGATES)}."
+        )
+    idle_policy = config.get("idle_policy", "separate")
+    if idle_policy not in IDLE_POLICIES:
+        raise config_error(
+            f"Idle policy {idle_policy!r} is unknown. Choose one of {', '.join(IDLE_POLICIES)}."
+        )
+    settings = Settings(
+        base_url=base_url,
+        flavour=flavour,
+        model_prefix=model,
+        headers=headers,
+        auth=auth,
+        verify=bool(config.get("verify_tls", True)),
+        ca_certificate=ca,
+        start_date=start,
+        end_date=end,
+        lookback_days=_int(config, "lookback_days", 3, 0, 90),
+        include_current_day=bool(config.get("include_current_day", False)),
+        granularity=granularity,
+        idle_policy=idle_policy,
+        idle_by_node=bool(config.get("idle_by_node", False)),
+        share_namespaces=_list(config, "share_namespaces"),
+        share_labels=_list(config, "share_labels"),
+        share_tenancy_costs=bool(config.get("share_tenancy_costs", True)),
+        reconcile=bool(config.get("reconcile", True)),
+        filter=str(config.get("filter") or "").strip(),
+        request_timeout=_int(config, "request_timeout_seconds", 300, 1, 3600),
+        page_size=_int(config, "page_size", None, 1, 100000),
+    )
+    params = settings.allocation_params()
+    params.pop("accumulate"), params.pop("step")
+    object.__setattr__(settings, "query_settings", params)
+    return settings

@@ -1,0 +1,197 @@
+"""Flattening of Kubecost allocation and asset objects into analyst-friendly records.
+
+Kubecost field names are kept (`cpuCost`, `controllerKind`, ...); fields this connector adds
+are snake_case. Unknown fields from newer Kubecost versions pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+ALLOCATION_PROPERTIES = (
+    "cluster",
+    "node",
+    "namespace",
+    "controllerKind",
+    "controller",
+    "pod",
+    "container",
+    "providerID",
+    "services",
+    "labels",
+    "annotations",
+    "namespaceLabels",
+    "namespaceAnnotations",
+)
+ALLOCATION_NUMBERS = (
+    "minutes",
+    *(
+        f"cpu{s}"
+        for s in (
+            "Cores",
+            "CoreHours",
+            "CoreRequestAverage",
+            "CoreUsageAverage",
+            "Cost",
+            "CostAdjustment",
+            "CostIdle",
+            "Efficiency",
+        )
+    ),
+    *(
+        f"gpu{s}"
+        for s in (
+            "Count",
+            "Hours",
+            "RequestAverage",
+            "UsageAverage",
+            "Cost",
+            "CostAdjustment",
+            "CostIdle",
+            "Efficiency",
+        )
+    ),
+    *(
+        f"ram{s}"
+        for s in (
+            "Bytes",
+            "ByteHours",
+            "ByteRequestAverage",
+            "ByteUsageAverage",
+            "Cost",
+            "CostAdjustment",
+            "CostIdle",
+            "Efficiency",
+        )
+    ),
+    "pvBytes",
+    "pvByteHours",
+    "pvCost",
+    "pvCostAdjustment",
+    "networkTransferBytes",
+    "networkReceiveBytes",
+    "networkCost",
+    "networkCostAdjustment",
+    "networkCrossZoneCost",
+    "networkCrossRegionCost",
+    "networkInternetCost",
+    "loadBalancerCost",
+    "loadBalancerCostAdjustment",
+    "sharedCost",
+    "externalCost",
+    "totalCost",
+    "totalEfficiency",
+)
+ALLOCATION_OBJECTS = (
+    "pvs",
+    "lbAllocations",
+    "rawAllocationOnly",
+    "sharedCostBreakdown",
+    "proportionalAssetResourceCosts",
+)
+ASSET_PROPERTIES = (
+    "category",
+    "provider",
+    "account",
+    "project",
+    "service",
+    "cluster",
+    "name",
+    "providerID",
+)
+ASSET_NUMBERS = (
+    "minutes",
+    "adjustment",
+    "totalCost",
+    "cost",
+    "credit",
+    "cpuCores",
+    "ramBytes",
+    "cpuCoreHours",
+    "ramByteHours",
+    "GPUHours",
+    "gpuCount",
+    "cpuCost",
+    "gpuCost",
+    "ramCost",
+    "discount",
+    "preemptible",
+    "bytes",
+    "byteHours",
+    "byteHoursUsed",
+    "byteUsageMax",
+)
+ASSET_STRINGS = (
+    "type",
+    "nodeType",
+    "pool",
+    "storageClass",
+    "volumeName",
+    "claimName",
+    "claimNamespace",
+    "ip",
+)
+ASSET_OBJECTS = ("labels", "cpuBreakdown", "ramBreakdown", "overhead", "breakdown")
+_ALLOCATION_NUMBER_SET = frozenset(ALLOCATION_NUMBERS)
+_ASSET_NUMBER_SET = frozenset(ASSET_NUMBERS)
+_DROP = ("properties", "window")
+
+
+def to_number(value: Any) -> float | None:
+    """A string float from old Kubecost versions ("0.000426") as a number; NaN/Inf as null."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _numbers(record: dict[str, Any], numeric: frozenset[str]) -> None:
+    for key, value in record.items():
+        if value.__class__ is str and key in numeric:
+            record[key] = to_number(value)
+
+
+class AllocationFlattener:
+    """`transform(key, allocation)` for one aggregate: properties first, else the name."""
+
+    def __init__(self, aggregate: str):
+        self.levels = tuple(aggregate.split(","))
+
+    def __call__(self, key: str, allocation: Any) -> dict[str, Any]:
+        if allocation.__class__ is not dict:
+            raise TypeError(f"allocation {key!r} is a {type(allocation).__name__}, not an object")
+        record = {k: v for k, v in allocation.items() if k not in _DROP}
+        properties = allocation.get("properties") or {}
+        for field in ALLOCATION_PROPERTIES:
+            record[field] = properties.get(field)
+        for field, value in properties.items():
+            record.setdefault(field, value)
+        name = record.get("name") or key
+        record["name"] = name
+        parts = name.split("/")
+        if len(parts) == len(self.levels):
+            for level, part in zip(self.levels, parts, strict=True):
+                if record.get(level) is None and part and not part.startswith("__"):
+                    record[level] = part.split(":", 1)[-1] if level == "controller" else part
+        _numbers(record, _ALLOCATION_NUMBER_SET)
+        record["is_idle"] = "__idle__" in name
+        record["is_unallocated"] = "__unallocated__" in name
+        record["is_unmounted"] = "__unmounted__" in name
+        return record
+
+
+def flatten_asset(key: str, asset: Any) -> dict[str, Any]:
+    """`transform(key, asset)`: properties lifted to the top, the asset key kept as `key`."""
+    if asset.__class__ is not dict:
+        raise TypeError(f"asset {key!r} is a {type(asset).__name__}, not an object")
+    record = {k: v for k, v in asset.items() if k not in _DROP}
+    properties = asset.get("properties") or {}
+    for field in ASSET_PROPERTIES:
+        record[field] = properties.get(field)
+    for field, value in properties.items():
+        record.setdefault(field, value)
+    record["key"] = key
+    _numbers(record, _ASSET_NUMBER_SET)
+    return record
