@@ -1,0 +1,211 @@
+"""Run `dbt build` of dbt_k8s_costs against the ClickHouse the landing wrote.
+
+dbt runs in this process (`dbt.cli.main.dbtRunner`): chDB lets one process open a
+directory, so a `sync` followed by `build` in one process shares the engine, and a
+separate process must wait until the sync has exited.
+
+    from kubecost_pipeline.transform import build
+    result = build("chdb:///tmp/ch", vars={"kubecost_database": "kubecost"})
+    if not result.success: print(result.report())
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+DEFAULT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_k8s_costs"
+FAILED = ("error", "fail", "runtime error")
+
+# Used when the project has no profiles.yml of its own; same targets as dbt_k8s_costs's.
+PROFILE_OUTPUTS = {
+    "embedded": {
+        "type": "chdb",
+        "chdb_path": "{{ env_var('DBT_CHDB_PATH') }}",
+        "schema": "{{ env_var('DBT_SCHEMA', 'default') }}",
+        "threads": 4,
+        "use_lw_deletes": True,
+    },
+    "clickhouse": {
+        "type": "clickhouse",
+        "driver": "http",
+        "host": "{{ env_var('DBT_CLICKHOUSE_HOST', 'localhost') }}",
+        "port": "{{ env_var('DBT_CLICKHOUSE_PORT', '8123') | int }}",
+        "user": "{{ env_var('DBT_CLICKHOUSE_USER', 'default') }}",
+        "password": "{{ env_var('DBT_CLICKHOUSE_PASSWORD', '') }}",
+        "schema": "{{ env_var('DBT_CLICKHOUSE_DATABASE', 'default') }}",
+        "secure": "{{ env_var('DBT_CLICKHOUSE_SECURE', 'false') | as_bool }}",
+        "cluster": "{{ env_var('DBT_CLICKHOUSE_CLUSTER', '') }}",
+        "threads": 4,
+        "use_lw_deletes": True,
+    },
+}
+
+
+class TransformError(Exception):
+    """The dbt run cannot start (bad URL or project); the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class NodeFailure:
+    node: str  # unique id, e.g. model.dbt_k8s_costs.k8s_costs_daily
+    status: str
+    message: str
+
+
+@dataclass
+class BuildResult:
+    """The outcome of one dbt invocation."""
+
+    success: bool
+    nodes: int = 0
+    failures: list[NodeFailure] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def report(self) -> str:
+        """One line per failed node, or a one-line success summary."""
+        if self.success:
+            return f"dbt: {self.nodes} nodes OK in {self.duration_s:.1f} s"
+        return "\n".join(
+            [f"dbt failed ({len(self.failures)} of {self.nodes} nodes):"]
+            + [f"  {f.status}: {f.node}: {f.message}" for f in self.failures]
+        )
+
+
+def connection_env(clickhouse_url: str, schema: str | None = None) -> tuple[str, dict[str, str]]:
+    """The profile target and the environment variables it reads, for a ClickHouse URL."""
+    parsed = urlparse(clickhouse_url)
+    if parsed.scheme == "chdb" and parsed.path and not parsed.netloc:
+        env = {"DBT_CHDB_PATH": parsed.path}
+        return "embedded", env | ({"DBT_SCHEMA": schema} if schema else {})
+    if parsed.scheme in ("http", "https"):
+        secure = parsed.scheme == "https"
+        env = {
+            "DBT_CLICKHOUSE_HOST": parsed.hostname or "localhost",
+            "DBT_CLICKHOUSE_PORT": str(parsed.port or (8443 if secure else 8123)),
+            "DBT_CLICKHOUSE_SECURE": str(secure).lower(),
+        }
+        if parsed.username:
+            env["DBT_CLICKHOUSE_USER"] = unquote(parsed.username)
+        if parsed.password:
+            env["DBT_CLICKHOUSE_PASSWORD"] = unquote(parsed.password)
+        if database := schema or parsed.path.strip("/"):
+            env["DBT_CLICKHOUSE_DATABASE"] = database
+        return "clickhouse", env
+    raise TransformError(
+        f"dbt cannot use the ClickHouse URL scheme {parsed.scheme!r}: use chdb:///absolute/dir "
+        "(embedded) or http(s)://user:password@host:port/database (a server)."
+    )
+
+
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def _profiles_dir(project_dir: Path) -> Iterator[Path]:
+    """The project's own profiles.yml, else a temporary one with the standard targets."""
+    if (project_dir / "profiles.yml").exists():
+        yield project_dir
+        return
+    found = re.search(
+        r"^profile:\s*[\"']?([\w-]+)", (project_dir / "dbt_project.yml").read_text(), re.M
+    )
+    if not found:
+        raise TransformError(f"{project_dir}/dbt_project.yml names no `profile:`; add one.")
+    with tempfile.TemporaryDirectory(prefix="kubecost-dbt-") as tmp:
+        profile = {found[1]: {"target": "embedded", "outputs": PROFILE_OUTPUTS}}
+        (Path(tmp) / "profiles.yml").write_text(json.dumps(profile, indent=2))  # JSON is YAML
+        yield Path(tmp)
+
+
+def build(
+    clickhouse_url: str | None = None,
+    project_dir: str | Path = DEFAULT_PROJECT_DIR,
+    target: str | None = None,
+    vars: Mapping[str, Any] | None = None,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    schema: str | None = None,
+    full_refresh: bool = False,
+    command: str = "build",
+) -> BuildResult:
+    """Run `dbt <command>` (default `build`) of a project against one ClickHouse.
+
+    Args:
+        clickhouse_url: as for the landing; default `landing.default_clickhouse_url()`.
+        project_dir: the dbt project (default dbt_k8s_costs/ of this repository).
+        target: profile target; default `embedded` for chdb://, `clickhouse` for http(s)://.
+        vars: dbt vars, e.g. {"kubecost_database": "kubecost"} for the landing database.
+        select, exclude: dbt node selection.
+        schema: the target schema (a ClickHouse database prefix); default the profile's.
+        full_refresh: rebuild incremental models from scratch.
+        command: dbt command (build, run, test, seed, ...).
+
+    Returns:
+        A BuildResult; `success` is False, with every failing node named, when any node
+        errors or fails. Raises TransformError when dbt cannot start at all.
+    """
+    from dbt.cli.main import dbtRunner
+
+    from kubecost_pipeline.landing.settings import default_clickhouse_url
+
+    project = Path(project_dir).resolve()
+    if not (project / "dbt_project.yml").exists():
+        raise TransformError(
+            f"{project} has no dbt_project.yml; pass --project-dir pointing at dbt_k8s_costs/."
+        )
+    inferred, env = connection_env(clickhouse_url or default_clickhouse_url(), schema)
+    started = time.monotonic()
+    with _environ(env), _profiles_dir(project) as profiles:
+        common = ["--project-dir", str(project), "--profiles-dir", str(profiles)]
+        runner = dbtRunner()
+        if any((project / name).exists() for name in ("packages.yml", "dependencies.yml")):
+            deps = runner.invoke(["deps", *common])
+            if not deps.success:
+                return BuildResult(
+                    False, 0, [NodeFailure("dbt deps", "error", str(deps.exception))]
+                )
+        args = [command, *common, "--target", target or inferred]
+        if vars:
+            args += ["--vars", json.dumps(dict(vars))]
+        args += [arg for s in select for arg in ("--select", s)]
+        args += [arg for s in exclude for arg in ("--exclude", s)]
+        if full_refresh:
+            args.append("--full-refresh")
+        outcome = runner.invoke(args)
+    return _result(outcome, time.monotonic() - started)
+
+
+def _result(outcome: Any, duration_s: float) -> BuildResult:
+    nodes = list(getattr(outcome.result, "results", None) or [])
+    failures = [
+        NodeFailure(r.node.unique_id, str(r.status), str(r.message or ""))
+        for r in nodes
+        if str(r.status) in FAILED
+    ]
+    if outcome.exception is not None:
+        failures.append(NodeFailure("dbt", "error", str(outcome.exception)))
+    success = bool(outcome.success) and not failures
+    if not success and not failures:
+        failures.append(NodeFailure("dbt", "error", "dbt reported failure; see its log above"))
+    return BuildResult(success, len(nodes), failures, duration_s)
