@@ -1,0 +1,101 @@
+{{
+    config(
+        engine='MergeTree()',
+        order_by='(date, cluster)',
+    )
+}}
+
+with
+
+levels as (
+
+    select
+        date,
+        cluster,
+        sumIf(total_cost, level = 'cluster') as allocated_cost,
+        sumIf(expenses.idle_cost, level = 'cluster') as idle_cost,
+        sumIf(total_cost, level = 'node') as node_total_cost,
+        sumIf(expenses.idle_cost, level = 'node') as node_idle_cost,
+        sumIf(total_cost, level = 'namespace') as namespace_total_cost,
+        sumIf(total_cost, level = 'controller') as controller_total_cost,
+        sumIf(total_cost, level = 'service') as service_total_cost,
+        sumIf(total_cost, level = 'pod') as pod_total_cost,
+        countIf(level = 'pod') as pod_count
+    from {{ ref('k8s_expenses_daily') }} as expenses
+    group by date, cluster
+
+),
+
+finest_grain as (
+
+    select
+        date,
+        cluster,
+        sumIf(total_cost, not is_idle) as finest_grain_cost,
+        sumIf(
+            cpu_cost + cpu_cost_adjustment + gpu_cost + gpu_cost_adjustment
+                + ram_cost + ram_cost_adjustment,
+            not is_idle
+        ) as allocated_compute_cost,
+        count() as allocation_rows
+    from {{ ref('k8s_costs_daily') }}
+    group by date, cluster
+
+),
+
+node_assets as (
+
+    select
+        date,
+        cluster,
+        sumIf(total_cost, asset_type = 'Node') as node_asset_cost,
+        sum(total_cost) as asset_total_cost,
+        countIf(asset_type = 'Node') as node_asset_count
+    from {{ ref('stg_kubecost__assets') }}
+    group by date, cluster
+
+),
+
+joined as (
+
+    select
+        levels.date as date,
+        levels.cluster as cluster,
+        levels.* except (date, cluster),
+        finest_grain.* except (date, cluster),
+        node_assets.* except (date, cluster),
+        node_asset_count > 0 as has_node_assets
+    from levels
+    inner join finest_grain
+        on levels.date = finest_grain.date and levels.cluster = finest_grain.cluster
+    left join node_assets
+        on levels.date = node_assets.date and levels.cluster = node_assets.cluster
+
+),
+
+compared as (
+
+    select
+        *,
+        finest_grain_cost - allocated_cost as finest_grain_minus_allocated,
+        namespace_total_cost - allocated_cost as namespaces_minus_allocated,
+        node_total_cost - allocated_cost as nodes_minus_allocated,
+        controller_total_cost - allocated_cost as controllers_minus_allocated,
+        service_total_cost - allocated_cost as services_minus_allocated,
+        pod_total_cost - namespace_total_cost as pods_minus_namespaces,
+        {#- without idle rows (idle policy `none`) allocations cannot add up to the nodes -#}
+        if(
+            has_node_assets and '{{ var("kubecost_idle_policy") }}' != 'none',
+            allocated_compute_cost + idle_cost - node_asset_cost,
+            null
+        ) as compute_plus_idle_minus_node_assets,
+        lagInFrame(date, 1, date) over (
+            partition by cluster order by date
+            rows between unbounded preceding and current row
+        ) as previous_date,
+        greatest(dateDiff('day', previous_date, date) - 1, 0) as missing_days_before
+    from joined
+
+)
+
+select * from compared

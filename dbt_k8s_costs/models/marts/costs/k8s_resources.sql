@@ -1,0 +1,238 @@
+{{
+    config(
+        engine='MergeTree()',
+        order_by='(cluster, level, resource_key)',
+    )
+}}
+
+with
+
+expenses as (
+
+    select * from {{ ref('k8s_expenses_daily') }}
+    where level in ('cluster', 'node', 'namespace', 'pod')
+
+),
+
+costs_per_resource as (
+
+    select
+        cluster,
+        level,
+        resource_key,
+        argMax(k8s_namespace, date) as k8s_namespace,
+        argMax(k8s_node, date) as k8s_node,
+        argMax(k8s_service, date) as k8s_service,
+        min(date) as first_seen_date,
+        max(date) as last_seen_date,
+        sum(total_cost) as total_cost,
+        sum(cpu_cost) as cpu_cost,
+        sum(gpu_cost) as gpu_cost,
+        sum(ram_cost) as ram_cost,
+        sum(pv_cost) as pv_cost,
+        sum(network_cost) as network_cost,
+        sum(load_balancer_cost) as load_balancer_cost,
+        sum(shared_cost) as shared_cost,
+        sum(external_cost) as external_cost,
+        sum(adjustment_cost) as adjustment_cost,
+        sum(idle_cost) as idle_cost,
+        sum(total_cost_with_idle) as total_cost_with_idle,
+        argMax(expenses.total_cost, date) as last_day_cost
+    from expenses
+    group by cluster, level, resource_key
+
+),
+
+cluster_last_dates as (
+
+    select cluster, max(last_seen_date) as cluster_last_date
+    from costs_per_resource
+    group by cluster
+
+),
+
+resources as (
+
+    select * from {{ ref('int_allocations_aggregated_to_resources') }}
+
+),
+
+containers as (
+
+    select * from {{ ref('int_containers_rightsized') }}
+
+),
+
+pods_rightsized as (
+
+    select
+        cluster,
+        'pod' as level,
+        pod_key,
+        toJSONString(groupArray(CAST(
+            (
+                containers.container, containers.cpu_request_cores,
+                containers.ram_request_bytes, containers.cpu_usage_cores,
+                containers.ram_usage_bytes
+            ),
+            'Tuple(name String, cpu_request_cores Float64, ram_request_bytes Float64, '
+            || 'cpu_usage_cores Float64, ram_usage_bytes Float64)'
+        ))) as containers,
+        sum(cpu_request_cores) as cpu_request_cores,
+        sum(ram_request_bytes) as ram_request_bytes,
+        sum(recommended_cpu_cores) as recommended_cpu_cores,
+        sum(recommended_ram_bytes) as recommended_ram_bytes,
+        sum(monthly_saving) as monthly_saving
+    from containers
+    group by cluster, pod_key
+
+),
+
+active_pods as (
+
+    {#- Rightsizing of the pods still running on the cluster's latest day, rolled up to
+        the node, namespace and cluster they run in. -#}
+    select
+        pods_rightsized.cluster as cluster,
+        pods_rightsized.pod_key as pod_key,
+        pods_rightsized.cpu_request_cores as cpu_request_cores,
+        pods_rightsized.ram_request_bytes as ram_request_bytes,
+        pods_rightsized.recommended_cpu_cores as recommended_cpu_cores,
+        pods_rightsized.recommended_ram_bytes as recommended_ram_bytes,
+        pods_rightsized.monthly_saving as monthly_saving,
+        costs_per_resource.k8s_namespace as k8s_namespace,
+        costs_per_resource.k8s_node as k8s_node
+    from pods_rightsized
+    inner join costs_per_resource
+        on costs_per_resource.cluster = pods_rightsized.cluster
+        and costs_per_resource.level = pods_rightsized.level
+        and costs_per_resource.resource_key = pods_rightsized.pod_key
+    inner join cluster_last_dates
+        on cluster_last_dates.cluster = pods_rightsized.cluster
+    where costs_per_resource.last_seen_date = cluster_last_dates.cluster_last_date
+
+),
+
+rightsizing as (
+
+    select
+        cluster,
+        levels_row.1 as level,
+        levels_row.2 as resource_key,
+        sum(cpu_request_cores) as cpu_request_cores,
+        sum(ram_request_bytes) as ram_request_bytes,
+        sum(recommended_cpu_cores) as recommended_cpu_cores,
+        sum(recommended_ram_bytes) as recommended_ram_bytes,
+        sum(monthly_saving) as monthly_saving
+    from active_pods
+    array join [
+        ('cluster', cluster),
+        ('node', k8s_node),
+        ('namespace', k8s_namespace),
+        ('pod', pod_key)
+    ] as levels_row
+    group by cluster, level, resource_key
+
+),
+
+nodes as (
+
+    select
+        cluster,
+        'node' as level,
+        asset_name as node,
+        argMax(instance_type, date) as instance_type,
+        argMax(zone, date) as zone,
+        argMax(region, date) as region,
+        argMax(cpu_cores, date) as capacity_cpu_cores,
+        argMax(ram_bytes, date) as capacity_ram_bytes,
+        argMax(is_spot, date) as is_spot,
+        argMax(labels, date) as labels
+    from {{ ref('stg_kubecost__assets') }}
+    where asset_type = 'Node'
+    group by cluster, node
+
+),
+
+clusters as (
+
+    select 'cluster' as level, * from {{ ref('stg_kubecost__clusters') }}
+
+),
+
+joined as (
+
+    select
+        costs_per_resource.cluster as cluster,
+        costs_per_resource.level as level,
+        costs_per_resource.resource_key as resource_key,
+        if(resources.resource_name = '', costs_per_resource.resource_key,
+            resources.resource_name) as resource_name,
+        costs_per_resource.k8s_namespace as k8s_namespace,
+        costs_per_resource.k8s_node as k8s_node,
+        costs_per_resource.k8s_service as k8s_service,
+        costs_per_resource.first_seen_date as first_seen_date,
+        costs_per_resource.last_seen_date as last_seen_date,
+        resources.first_seen_at as first_seen_at,
+        resources.last_seen_at as last_seen_at,
+        costs_per_resource.last_seen_date = cluster_last_dates.cluster_last_date
+            as is_active,
+        costs_per_resource.total_cost as total_cost,
+        costs_per_resource.cpu_cost as cpu_cost,
+        costs_per_resource.gpu_cost as gpu_cost,
+        costs_per_resource.ram_cost as ram_cost,
+        costs_per_resource.pv_cost as pv_cost,
+        costs_per_resource.network_cost as network_cost,
+        costs_per_resource.load_balancer_cost as load_balancer_cost,
+        costs_per_resource.shared_cost as shared_cost,
+        costs_per_resource.external_cost as external_cost,
+        costs_per_resource.adjustment_cost as adjustment_cost,
+        costs_per_resource.idle_cost as idle_cost,
+        costs_per_resource.total_cost_with_idle as total_cost_with_idle,
+        costs_per_resource.last_day_cost as last_day_cost,
+        resources.cpu_efficiency as cpu_efficiency,
+        resources.ram_efficiency as ram_efficiency,
+        resources.total_efficiency as total_efficiency,
+        if(costs_per_resource.level = 'node', nodes.labels, resources.labels) as labels,
+        nodes.instance_type as instance_type,
+        nodes.zone as zone,
+        if(costs_per_resource.level = 'cluster', clusters.region, nodes.region) as region,
+        nodes.capacity_cpu_cores as capacity_cpu_cores,
+        nodes.capacity_ram_bytes as capacity_ram_bytes,
+        nodes.is_spot as is_spot,
+        if(costs_per_resource.level = 'pod', resources.controller_kind, '')
+            as controller_kind,
+        if(costs_per_resource.level = 'pod', resources.controller, '') as controller,
+        if(pods_rightsized.containers = '', '[]', pods_rightsized.containers)
+            as containers,
+        rightsizing.cpu_request_cores as cpu_request_cores,
+        rightsizing.ram_request_bytes as ram_request_bytes,
+        rightsizing.recommended_cpu_cores as recommended_cpu_cores,
+        rightsizing.recommended_ram_bytes as recommended_ram_bytes,
+        rightsizing.monthly_saving as monthly_saving
+    from costs_per_resource
+    inner join cluster_last_dates
+        on cluster_last_dates.cluster = costs_per_resource.cluster
+    left join resources
+        on resources.cluster = costs_per_resource.cluster
+        and resources.level = costs_per_resource.level
+        and resources.resource_key = costs_per_resource.resource_key
+    left join pods_rightsized
+        on pods_rightsized.cluster = costs_per_resource.cluster
+        and pods_rightsized.level = costs_per_resource.level
+        and pods_rightsized.pod_key = costs_per_resource.resource_key
+    left join rightsizing
+        on rightsizing.cluster = costs_per_resource.cluster
+        and rightsizing.level = costs_per_resource.level
+        and rightsizing.resource_key = costs_per_resource.resource_key
+    left join nodes
+        on nodes.cluster = costs_per_resource.cluster
+        and nodes.level = costs_per_resource.level
+        and nodes.node = costs_per_resource.resource_key
+    left join clusters
+        on clusters.level = costs_per_resource.level
+        and clusters.cluster_id = costs_per_resource.cluster
+
+)
+
+select * from joined

@@ -1,0 +1,34 @@
+with
+
+source as (
+
+    select * from {{ source('kubecost', 'clusters') }}
+    {{ latest_extraction_per(['id']) }}
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        id as cluster_id,
+
+        ---------- strings
+        ifNull(name, '') as cluster_name,
+        ifNull(provider, '') as provider,
+        ifNull(account, '') as account,
+        ifNull(project, '') as project,
+        ifNull(region, '') as region,
+        ifNull(provisioner, '') as provisioner,
+        ifNull(profile, '') as profile,
+        ifNull(version, '') as kubecost_version,
+        ifNull(currency, '') as currency,
+
+        ---------- timestamps
+        _airbyte_extracted_at as extracted_at
+
+    from source
+
+)
+
+select * from renamed
