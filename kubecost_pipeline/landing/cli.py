@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 from pathlib import Path
 
 from kubecost_pipeline.landing.settings import BATCH_ROWS, CLICKHOUSE_URL_ENV, DEFAULT_DATABASE
@@ -40,7 +41,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="STREAM=MODE",
         help="sync mode of a stream: overwrite, append or append_dedup (repeatable)",
     )
-    parser.add_argument("--batch-rows", type=int, default=BATCH_ROWS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--source-command",
+        type=shlex.split,
+        help="the source's command line instead of source-kubecost (it gets the verbs appended)",
+    )
+    parser.add_argument(
+        "--batch-rows", type=int, default=BATCH_ROWS, help="rows per INSERT per stream"
+    )
     parser.set_defaults(func=run)
 
 
@@ -59,9 +67,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         modes = _modes(args.mode)
+    except ValueError as error:
+        logger.error("%s", error)
+        return 2
+    try:
         config = json.loads(args.config.read_text())
     except (OSError, ValueError) as error:
-        logger.error("%s", error)
+        logger.error("Cannot read the connector config --config %s: %s", args.config, error)
         return 2
     try:
         result = sync(
@@ -70,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             database=args.database,
             streams=args.streams,
             modes=modes,
+            source_command=args.source_command,
             batch_rows=args.batch_rows,
         )
     except SourceError as error:

@@ -61,7 +61,7 @@ def connect(url: str) -> Any:
 
 def _layout(engine: str, version: str, sorting_key: str) -> str:
     """A comparable summary of a table's engine, version column and sorting key."""
-    return re.sub(r"[`\s]", "", f"{engine}({version}) ORDER BY {sorting_key}")
+    return re.sub(r"[`\s]", "", f"{engine}({version}) ORDER BY {sorting_key.strip('()')}")
 
 
 class Destination:
