@@ -1,0 +1,235 @@
+"""Mart row -> MongoDB `resources` document, as OptScale stores one (pure functions).
+
+A document has three parts: fields the hook owns and `$set`s on every run (`owned`), seen
+times that only widen (`$min`/`$max`), and fields set once at insert (`$setOnInsert`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from kubecost_pipeline.post_sync import settings
+
+# Top-level fields the hook owns, and the `meta` keys it owns (other writers' meta keys stay).
+OWNED_FIELDS = (
+    "resource_type",
+    "name",
+    "region",
+    "k8s_cluster",
+    "k8s_namespace",
+    "k8s_node",
+    "k8s_service",
+    "created_by_kind",
+    "created_by_name",
+    "tags",
+    "total_cost",
+    "last_expense",
+)
+OWNED_META = ("source", "costs", "efficiency", "kubernetes", "rightsizing")
+SEEN_FIELDS = ("first_seen", "last_seen", "_first_seen_date", "_last_seen_date")
+# What the hook reads back from Mongo: enough to compare and to widen the seen times.
+PROJECTION = {
+    "_id": 1,
+    "cloud_resource_id": 1,
+    "active": 1,
+    **{f: 1 for f in OWNED_FIELDS if f != "tags"},
+    "tags": 1,
+    **{f"meta.{k}": 1 for k in OWNED_META},
+    **{f: 1 for f in SEEN_FIELDS},
+}
+COST_FIELDS = (
+    "cpu_cost",
+    "gpu_cost",
+    "ram_cost",
+    "pv_cost",
+    "network_cost",
+    "load_balancer_cost",
+    "shared_cost",
+    "idle_cost",
+    "last_day_cost",
+)
+NODE_FIELDS = (
+    "instance_type",
+    "zone",
+    "region",
+    "capacity_cpu_cores",
+    "capacity_ram_bytes",
+    "is_spot",
+)
+
+
+@dataclass(frozen=True)
+class Existing:
+    """The part of a stored document the hook remembers (small: ~100k of these fit easily)."""
+
+    id: str
+    digest: bytes
+    first_seen: int | None
+    last_seen: int | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class Desired:
+    """A document as the marts say it should be."""
+
+    cloud_resource_id: str
+    level: str
+    owned: dict[str, Any]  # top-level fields and `meta.<key>` paths
+    first_seen: int
+    last_seen: int
+    active: bool
+
+    def widened(self, existing: Existing | None) -> tuple[int, int]:
+        """first_seen/last_seen after `$min`/`$max` against the stored values."""
+        if existing is None:
+            return self.first_seen, self.last_seen
+        first = min(v for v in (self.first_seen, existing.first_seen) if v is not None)
+        last = max(v for v in (self.last_seen, existing.last_seen) if v is not None)
+        return first, last
+
+
+def cloud_resource_id(level: str, resource_key: str) -> str:
+    return f"{level}:{resource_key}"
+
+
+def encode_tags(labels: Mapping[str, str]) -> dict[str, str]:
+    """Tag keys base64-encoded, as OptScale's `encoded_tags` stores them; values unchanged."""
+    return {base64.b64encode(k.encode()).decode(): str(v) for k, v in sorted(labels.items())}
+
+
+def day_start(ts: int) -> datetime:
+    """Naive UTC midnight of a unix timestamp (OptScale's `timestamp_to_day_start`)."""
+    day = datetime.fromtimestamp(ts, UTC).date()
+    return datetime(day.year, day.month, day.day)
+
+
+def midnight_ts(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def desired_document(row: Sequence[Any], horizon: date, now: int, cluster: str) -> Desired:
+    """The document for one `k8s_resources` row (columns in `settings.RESOURCE_COLUMNS` order).
+
+    Active = had cost on the cluster's latest day (`horizon`). An active resource is seen
+    `now`, as OptScale's discovery stamps `last_seen`; a gone one was last seen when the
+    marts last saw it running.
+    """
+    r = dict(zip(settings.RESOURCE_COLUMNS, row, strict=True))
+    level = r["level"]
+    first_day, last_day = midnight_ts(r["first_seen_date"]), midnight_ts(r["last_seen_date"])
+    first_seen = r["first_seen_at"] if r["first_seen_at"] > 0 else first_day
+    active = r["last_seen_date"] >= horizon
+    last_seen = now if active else max(r["last_seen_at"], last_day)
+    kubernetes: dict[str, Any] = {"cluster": cluster}
+    if level == "node":
+        kubernetes.update({f: r[f] for f in NODE_FIELDS})
+        kubernetes["is_spot"] = bool(r["is_spot"])
+    elif level == "pod":
+        kubernetes.update(
+            controller_kind=r["controller_kind"],
+            controller=r["controller"],
+            containers=json.loads(r["containers"] or "[]"),
+        )
+    owned = {
+        "resource_type": settings.RESOURCE_TYPES[level],
+        "name": r["resource_name"] or r["resource_key"],
+        "region": r["region"] or None,
+        "k8s_cluster": cluster,
+        "k8s_namespace": r["k8s_namespace"] or None,
+        "k8s_node": r["k8s_node"] or None,
+        "k8s_service": r["k8s_service"] or None,
+        "created_by_kind": (r["controller_kind"] or None) if level == "pod" else None,
+        "created_by_name": (r["controller"] or None) if level == "pod" else None,
+        "tags": encode_tags(r["labels"] or {}),
+        "total_cost": float(r["total_cost"]),
+        "last_expense": {"date": last_day, "cost": float(r["last_day_cost"])},
+        "meta.source": "kubecost",
+        "meta.costs": {f.removesuffix("_cost"): float(r[f]) for f in COST_FIELDS},
+        "meta.efficiency": {
+            "cpu": float(r["cpu_efficiency"]),
+            "ram": float(r["ram_efficiency"]),
+            "total": float(r["total_efficiency"]),
+        },
+        "meta.kubernetes": kubernetes,
+        "meta.rightsizing": {
+            "recommended_cpu_cores": float(r["recommended_cpu_cores"]),
+            "recommended_ram_bytes": float(r["recommended_ram_bytes"]),
+            "monthly_saving": float(r["monthly_saving"]),
+        },
+    }
+    return Desired(
+        cloud_resource_id=cloud_resource_id(level, r["resource_key"]),
+        level=level,
+        owned=owned,
+        first_seen=first_seen,
+        last_seen=last_seen,
+        active=active,
+    )
+
+
+def stored_view(doc: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The owned fields of a stored document, keyed like `Desired.owned`, and its `active`."""
+    meta = doc.get("meta") or {}
+    view = {f: doc.get(f) for f in OWNED_FIELDS}
+    view.update({f"meta.{k}": meta.get(k) for k in OWNED_META})
+    view.update({f: doc.get(f) for f in SEEN_FIELDS})
+    return view, doc.get("active") is True
+
+
+def desired_view(desired: Desired, existing: Existing | None) -> dict[str, Any]:
+    first, last = desired.widened(existing)
+    return {
+        **desired.owned,
+        "first_seen": first,
+        "last_seen": last,
+        "_first_seen_date": day_start(first),
+        "_last_seen_date": day_start(last),
+    }
+
+
+def digest(view: Mapping[str, Any]) -> bytes:
+    """A fingerprint of a view: equal views, equal digests (floats round-trip through BSON)."""
+    text = json.dumps(view, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def remember(doc: Mapping[str, Any]) -> Existing:
+    view, active = stored_view(doc)
+    return Existing(
+        id=doc["_id"],
+        digest=digest(view),
+        first_seen=doc.get("first_seen"),
+        last_seen=doc.get("last_seen"),
+        active=active,
+    )
+
+
+def update_for(desired: Desired, existing: Existing | None, on_insert: Mapping[str, Any]) -> dict:
+    """The Mongo update document: `$set` owned, widen seen times, `active` true or unset."""
+    first, last = desired.widened(existing)
+    update: dict[str, Any] = {
+        "$set": dict(desired.owned),
+        "$min": {"first_seen": first, "_first_seen_date": day_start(first)},
+        "$max": {"last_seen": last, "_last_seen_date": day_start(last)},
+    }
+    if desired.active:
+        update["$set"]["active"] = True
+    elif existing is not None and existing.active:
+        update["$unset"] = {"active": ""}
+    if existing is None:
+        update["$setOnInsert"] = dict(on_insert)
+    return update
+
+
+def needs_update(desired: Desired, existing: Existing) -> bool:
+    return (
+        digest(desired_view(desired, existing)) != existing.digest
+        or desired.active != existing.active
+    )

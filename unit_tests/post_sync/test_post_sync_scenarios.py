@@ -1,0 +1,543 @@
+"""The hook against real MariaDB and chDB and mongomock with OptScale's indexes.
+
+Every check reads the stores the way OptScale does: expenses by SUM(cost*sign) ... HAVING
+SUM(sign) > 0 joined to the Mongo `_id`, documents by `_first_seen_date`/`_last_seen_date`/
+`deleted_at`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from kubecost_pipeline.post_sync import (
+    ConfigError,
+    LockBusyError,
+    ProjectionFailed,
+    Stores,
+    project,
+    sandbox,
+)
+from kubecost_pipeline.post_sync.discovery import connect
+
+DAY = 86_400
+START = date(2026, 10, 1)
+NOW = 1_793_000_000  # 2026-10-26 08:53:20 UTC: the frozen start of a run
+
+
+def fetch(conn: Any, sql: str, *args: Any) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return list(cur.fetchall())
+
+
+def clusters(days: int = 3, pods: int = 6) -> list[sandbox.Cluster]:
+    return [sandbox.synthetic_cluster("prod-eu", START, days, pods)]
+
+
+def optscale_expenses(ch: Any, db: str, account: str, resources: Any, day: date) -> dict:
+    """cloud_resource_id -> cost of `day`, the way OptScale's clean_expenses reads them."""
+    start = datetime(day.year, day.month, day.day)
+    docs = list(
+        resources.find(
+            {
+                "cloud_account_id": account,
+                "deleted_at": 0,
+                "_first_seen_date": {"$lte": start},
+                "_last_seen_date": {"$gte": start},
+            },
+            {"_id": 1, "cloud_resource_id": 1},
+        )
+    )
+    by_id = {d["_id"]: d["cloud_resource_id"] for d in docs}
+    rows = ch.query(
+        "SELECT resource_id, SUM(cost * sign) FROM {db:Identifier}.expenses "
+        "WHERE cloud_account_id = {a:String} AND date = toDateTime({d:UInt32}) "
+        "AND resource_id IN {ids:Array(String)} GROUP BY resource_id HAVING SUM(sign) > 0",
+        parameters={"db": db, "a": account, "d": int(start.timestamp()) + 0, "ids": list(by_id)},
+    ).result_rows
+    return {by_id[rid]: cost for rid, cost in rows}
+
+
+def mart_costs(c: sandbox.Cluster, day: date) -> dict[str, float]:
+    return {f"pod:{p.key}": c.pod_cost(p, day) for p in c.pods if day in p.days}
+
+
+def snapshot(ch: Any, db: str, resources: Any, mysql: Any) -> dict:
+    """The end state, without the values a run draws at random (_id)."""
+    docs = {(d["cloud_account_id"], d["cloud_resource_id"]): d for d in resources.find({})}
+    ids = {d["_id"]: key for key, d in docs.items()}
+    for d in docs.values():
+        del d["_id"]
+    rows = ch.query(
+        "SELECT resource_id, toUnixTimestamp(date), round(SUM(cost * sign), 9), SUM(sign) "
+        "FROM {db:Identifier}.expenses GROUP BY resource_id, date HAVING SUM(sign) != 0",
+        parameters={"db": db},
+    ).result_rows
+    discovery = fetch(
+        mysql,
+        "SELECT cloud_account_id, resource_type, last_discovery_at, last_error_at, last_error "
+        "FROM discovery_info ORDER BY 1, 2",
+    )
+    return {
+        "docs": docs,
+        "expenses": sorted((ids[r], d, c, s) for r, d, c, s in rows),
+        "discovery": discovery,
+    }
+
+
+def expense_rows(ch: Any, db: str) -> int:
+    return ch.query(
+        "SELECT count() FROM {db:Identifier}.expenses", parameters={"db": db}
+    ).result_rows[0][0]
+
+
+@pytest.fixture
+def run(make_config: Any, stores: Stores, marts_db: str, ch_client: Any) -> Any:
+    def run_(marts: list[sandbox.Cluster] | None = None, now: int = NOW, **config: Any) -> Any:
+        if marts is not None:
+            sandbox.write_marts(ch_client, marts_db, marts)
+        return project(
+            make_config(**config),
+            stores=config.pop("stores", stores) if False else stores,
+            create_expenses_table=True,
+            now=now,
+        )
+
+    return run_
+
+
+class TestFirstRun:
+    def test_given_empty_stores_when_projected_then_optscale_reads_every_pod_cost(
+        self, run: Any, ch_client: Any, expenses_db: str, resources: Any, org: Any, mysql: Any
+    ) -> None:
+        marts = clusters()
+        result = run(marts)
+
+        account = org.account_ids[0]
+        for day in marts[0].pods[0].days:
+            got = optscale_expenses(ch_client, expenses_db, account, resources, day)
+            assert got == pytest.approx(mart_costs(marts[0], day))
+        assert result.accounts[0].resources.inserts == 1 + 3 + 4 + 6
+        assert result.skipped_clusters == []
+
+    def test_given_first_run_then_documents_follow_the_optscale_contract(
+        self, run: Any, resources: Any, org: Any
+    ) -> None:
+        run(clusters())
+
+        pod = resources.find_one({"cloud_resource_id": "pod:ns-1/app-1-07919"})
+        assert pod["resource_type"] == "K8s Pod"
+        assert pod["cloud_account_id"] == org.account_ids[0]
+        assert isinstance(pod["_id"], str) and len(pod["_id"]) == 36
+        assert (pod["k8s_cluster"], pod["k8s_namespace"], pod["k8s_node"], pod["k8s_service"]) == (
+            "prod-eu", "ns-1", "prod-eu-node-1", "svc-1",
+        )  # fmt: skip
+        assert pod["tags"] == {"YXBw": "app-1", "YXBwLmt1YmVybmV0ZXMuaW8vcGFydC1vZg==": "ns-1"}
+        assert (
+            pod["first_seen"] == int(datetime(2026, 10, 1, 8).timestamp())
+            and pod["last_seen"] == NOW
+        )
+        assert pod["_first_seen_date"] == datetime(2026, 10, 1)
+        assert pod["_last_seen_date"] == datetime.utcfromtimestamp(NOW).replace(
+            hour=0, minute=0, second=0
+        )
+        assert (pod["created_at"], pod["deleted_at"], pod["active"]) == (NOW, 0, True)
+        assert (pod["pool_id"], pod["employee_id"]) == (org.pool_id, org.employee_id)
+        assert "organization_id" not in pod
+        assert pod["total_cost"] == pytest.approx(3 * 0.0237)
+        assert pod["last_expense"] == {
+            "date": int(datetime(2026, 10, 3).timestamp()),
+            "cost": 0.0237,
+        }
+        assert pod["meta"]["costs"]["cpu"] == pytest.approx(3 * 0.0237 * 0.6)
+        assert pod["meta"]["efficiency"] == {"cpu": 0.4, "ram": 0.5, "total": 0.45}
+        assert pod["meta"]["kubernetes"]["controller"] == "app-1"
+        types = {d["cloud_resource_id"]: d["resource_type"] for d in resources.find({})}
+        assert types["cluster:prod-eu"] == "K8s Cluster"
+        assert types["node:prod-eu-node-0"] == "K8s Node"
+        assert types["namespace:ns-0"] == "K8s Namespace"
+
+    def test_given_first_run_then_only_pods_carry_expenses_and_rollups_sit_in_total_cost(
+        self, run: Any, resources: Any, ch_client: Any, expenses_db: str
+    ) -> None:
+        marts = clusters()
+        run(marts)
+
+        pods = {d["_id"] for d in resources.find({"resource_type": "K8s Pod"})}
+        billed = ch_client.query(
+            "SELECT DISTINCT resource_id FROM {db:Identifier}.expenses",
+            parameters={"db": expenses_db},
+        ).result_rows
+        assert {r for (r,) in billed} == pods
+        cluster = resources.find_one({"cloud_resource_id": "cluster:prod-eu"})
+        assert cluster["total_cost"] == pytest.approx(sum(p.cost * 3 for p in marts[0].pods))
+        assert cluster["meta"]["costs"]["idle"] == pytest.approx(3 * 3 * 0.5)
+
+    def test_given_first_run_then_discovery_info_rows_are_complete(
+        self, run: Any, mysql: Any, org: Any
+    ) -> None:
+        run(clusters())
+
+        rows = fetch(
+            mysql,
+            "SELECT cloud_account_id, resource_type, created_at, deleted_at, observe_time, "
+            "last_discovery_at, last_error_at, last_error, enabled FROM discovery_info",
+        )
+        assert rows == [(org.account_ids[0], "k8s_pod", NOW, 0, NOW, NOW, 0, None, 1)]
+
+
+class TestRerun:
+    def test_given_unchanged_marts_when_rerun_then_nothing_is_written(
+        self, run: Any, ch_client: Any, expenses_db: str, resources: Any, mysql: Any
+    ) -> None:
+        run(clusters())
+        before = snapshot(ch_client, expenses_db, resources, mysql)
+        rows = expense_rows(ch_client, expenses_db)
+
+        result = run()
+
+        plan = result.accounts[0]
+        assert (plan.resources.inserts, plan.resources.updates, plan.expenses.rows) == (0, 0, 0)
+        assert result.round_trips["mongodb"] == 1  # the read, no bulk_write
+        assert expense_rows(ch_client, expenses_db) == rows
+        assert snapshot(ch_client, expenses_db, resources, mysql) == before
+
+    def test_given_a_later_run_then_only_the_seen_heartbeat_moves(
+        self, run: Any, ch_client: Any, expenses_db: str, resources: Any, mysql: Any
+    ) -> None:
+        run(clusters())
+        before = snapshot(ch_client, expenses_db, resources, mysql)
+
+        run(now=NOW + 3600)
+
+        after = snapshot(ch_client, expenses_db, resources, mysql)
+        assert after["expenses"] == before["expenses"]
+        for key, doc in after["docs"].items():
+            assert doc["last_seen"] == NOW + 3600
+            assert {**doc, "last_seen": NOW} == before["docs"][key]
+        assert [r[2] for r in after["discovery"]] == [NOW + 3600]
+
+
+class TestRestatedDays:
+    def test_given_a_restated_day_then_a_minus_one_and_plus_one_pair_corrects_it(
+        self, run: Any, ch_client: Any, expenses_db: str, resources: Any, org: Any
+    ) -> None:
+        marts = clusters()
+        run(marts)
+        day = START + timedelta(days=1)
+        pod = marts[0].pods[2]
+        marts[0].overrides[(pod.key, day)] = 1.25
+
+        result = run(marts)
+
+        assert result.accounts[0].expenses.corrections == 1
+        assert result.accounts[0].expenses.rows == 2
+        got = optscale_expenses(ch_client, expenses_db, org.account_ids[0], resources, day)
+        assert got == pytest.approx(mart_costs(marts[0], day))
+        doc = resources.find_one({"cloud_resource_id": f"pod:{pod.key}"})
+        pairs = ch_client.query(
+            "SELECT cost, sign FROM {db:Identifier}.expenses WHERE resource_id = {r:String} "
+            "AND date = toDateTime({d:UInt32}) ORDER BY sign, cost",
+            parameters={
+                "db": expenses_db,
+                "r": doc["_id"],
+                "d": int(datetime(2026, 10, 2).timestamp()),
+            },
+        ).result_rows
+        assert pairs == [(pod.cost, -1), (pod.cost, 1), (1.25, 1)]  # first run, then the pair
+        assert doc["total_cost"] == pytest.approx(2 * pod.cost + 1.25)
+
+    def test_given_a_day_dropped_by_dbt_then_its_cost_nets_to_zero(
+        self, run: Any, ch_client: Any, expenses_db: str, resources: Any, org: Any
+    ) -> None:
+        marts = clusters()
+        run(marts)
+        day = START + timedelta(days=1)
+        marts[0].pods[0].days.remove(day)
+
+        run(marts)
+
+        got = optscale_expenses(ch_client, expenses_db, org.account_ids[0], resources, day)
+        assert got.get(f"pod:{marts[0].pods[0].key}", 0.0) == pytest.approx(0.0)
+        assert got == pytest.approx(
+            {
+                **mart_costs(marts[0], day),
+                **{k: 0.0 for k in got.keys() - mart_costs(marts[0], day).keys()},
+            }
+        )
+
+
+class TestPodsComeAndGo:
+    def test_given_a_pod_gone_then_active_is_unset_and_it_returns_when_seen_again(
+        self, run: Any, resources: Any
+    ) -> None:
+        marts = clusters()
+        run(marts)
+        gone = marts[0].pods[3]
+        gone.days.remove(START + timedelta(days=2))
+
+        run(marts, now=NOW + DAY)
+
+        doc = resources.find_one({"cloud_resource_id": f"pod:{gone.key}"})
+        assert "active" not in doc  # OptScale unsets rather than writing false
+        assert doc["last_seen"] == NOW  # only widens: the run that last saw it
+        inactive = resources.count_documents({"active": {"$ne": True}, "resource_type": "K8s Pod"})
+        assert inactive == 1
+
+        gone.days.append(START + timedelta(days=2))
+        run(marts, now=NOW + 2 * DAY)
+
+        doc = resources.find_one({"cloud_resource_id": f"pod:{gone.key}"})
+        assert doc["active"] is True and doc["last_seen"] == NOW + 2 * DAY
+        assert resources.count_documents({"cloud_resource_id": f"pod:{gone.key}"}) == 1
+
+    def test_given_a_pod_missing_from_the_marts_then_it_is_deactivated_not_deleted(
+        self, run: Any, resources: Any, ch_client: Any, expenses_db: str, org: Any
+    ) -> None:
+        marts = clusters()
+        run(marts)
+        removed = marts[0].pods.pop()
+
+        result = run(marts)
+
+        assert result.accounts[0].resources.deactivations == 1
+        doc = resources.find_one({"cloud_resource_id": f"pod:{removed.key}"})
+        assert doc["deleted_at"] == 0 and "active" not in doc
+        got = optscale_expenses(ch_client, expenses_db, org.account_ids[0], resources, START)
+        assert got[f"pod:{removed.key}"] == pytest.approx(0.0)
+
+
+class TestClusters:
+    def test_given_a_new_cluster_then_it_lands_in_its_own_account_and_the_first_is_untouched(
+        self, run: Any, resources: Any, ch_client: Any, expenses_db: str, mysql: Any, org: Any
+    ) -> None:
+        marts = clusters()
+        run(marts)
+        before = snapshot(ch_client, expenses_db, resources, mysql)
+
+        dev = sandbox.synthetic_cluster("dev", START, 2, 3, nodes=1, namespaces=1)
+        result = run([*marts, dev])
+
+        by_cluster = {a.cluster: a for a in result.accounts}
+        assert by_cluster["prod-eu"].resources.inserts == 0
+        assert by_cluster["dev"].resources.inserts == 1 + 1 + 1 + 3
+        dev_docs = resources.count_documents({"cloud_account_id": org.account_ids[1]})
+        assert dev_docs == 6
+        assert optscale_expenses(ch_client, expenses_db, org.account_ids[1], resources, START) == (
+            pytest.approx(mart_costs(dev, START))
+        )
+        after = snapshot(ch_client, expenses_db, resources, mysql)
+        prod = {k: v for k, v in after["docs"].items() if k[0] == org.account_ids[0]}
+        assert prod == before["docs"]
+
+    def test_given_an_unmapped_cluster_then_it_is_reported_and_skipped(
+        self, run: Any, make_config: Any, resources: Any, org: Any
+    ) -> None:
+        staging = sandbox.synthetic_cluster("staging", START, 1, 2)
+        result = run([*clusters(), staging])
+
+        assert result.skipped_clusters == ["staging"]
+        assert resources.count_documents({"k8s_cluster": "staging"}) == 0
+
+
+class TestDiscoveryInfo:
+    def test_given_the_opt_in_migration_then_every_level_gets_its_row(
+        self, run: Any, mysql: Any, org: Any
+    ) -> None:
+        with mysql.cursor() as cur:
+            cur.execute(
+                "ALTER TABLE discovery_info MODIFY resource_type ENUM('instance','volume',"
+                "'snapshot','bucket','k8s_pod','snapshot_chain','rds_instance','ip_address',"
+                "'image','k8s_cluster','k8s_node','k8s_namespace') NOT NULL"
+            )
+        run(clusters())
+
+        rows = fetch(
+            mysql, "SELECT resource_type, last_discovery_at FROM discovery_info ORDER BY 1"
+        )
+        assert sorted(rows) == sorted(
+            [("k8s_cluster", NOW), ("k8s_node", NOW), ("k8s_namespace", NOW), ("k8s_pod", NOW)]
+        )
+
+    def test_migration_file_applies_to_upstream_schema(self, mysql_url: str) -> None:
+        import pymysql
+
+        conn = connect(mysql_url)
+        with conn.cursor() as cur:
+            for table in ("discovery_info", "cloudaccount", "pool", "employee"):
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.close()
+        conn = connect(mysql_url)
+        with conn.cursor() as cur:
+            cur.execute("SET FOREIGN_KEY_CHECKS = 0")
+            cur.execute("DROP TABLE IF EXISTS organization")
+        sandbox.create_mysql_tables(conn, k8s_types_migration=True)
+        (column,) = fetch(
+            conn,
+            "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_NAME = 'discovery_info' AND COLUMN_NAME = 'resource_type'",
+        )[0]
+        assert "'k8s_namespace'" in column and "'k8s_pod'" in column
+        conn.close()
+        assert pymysql
+
+
+class FlakyExpenses:
+    """A ClickHouse client whose INSERTs fail: the store 'dies' after the Mongo step."""
+
+    def __init__(self, client: Any):
+        self.client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def insert(self, *args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("ClickHouse went away (injected)")
+
+
+class TestFailures:
+    def test_given_expenses_failing_then_the_error_names_the_store_and_is_recorded(
+        self,
+        run: Any,
+        make_config: Any,
+        stores: Stores,
+        mysql: Any,
+        resources: Any,
+        ch_client: Any,
+        expenses_db: str,
+        marts_db: str,
+    ) -> None:
+        sandbox.write_marts(ch_client, marts_db, clusters())
+        project(make_config(), stores=stores, create_expenses_table=True, now=NOW)
+        sandbox.write_marts(ch_client, marts_db, clusters(days=4))
+        broken = dataclasses.replace(stores, expenses=FlakyExpenses(ch_client))
+
+        with pytest.raises(ProjectionFailed) as failed:
+            project(make_config(), stores=broken, now=NOW + DAY)
+
+        assert "ClickHouse expenses failed" in str(failed.value)
+        assert "ClickHouse went away" in str(failed.value)
+        (row,) = fetch(
+            mysql, "SELECT last_discovery_at, last_error_at, last_error FROM discovery_info"
+        )
+        assert row[0] == NOW and row[1] > 0
+        assert row[2].startswith("ClickHouse expenses failed") and len(row[2]) <= 255
+        # Mongo is consistent on its own: one document per resource, none duplicated.
+        assert resources.count_documents({}) == len(
+            set(d["cloud_resource_id"] for d in resources.find({}))
+        )
+
+        result = project(make_config(), stores=stores, now=NOW + DAY)
+
+        assert result.accounts[0].expenses.new_days == 6
+        (row,) = fetch(mysql, "SELECT last_discovery_at FROM discovery_info")
+        assert row[0] == NOW + DAY
+
+    def test_given_another_run_holds_the_lock_then_nothing_is_written(
+        self,
+        make_config: Any,
+        stores: Stores,
+        mysql_url: str,
+        resources: Any,
+        marts_db: str,
+        ch_client: Any,
+        org: Any,
+        mysql: Any,
+    ) -> None:
+        sandbox.write_marts(ch_client, marts_db, clusters())
+        holder = connect(mysql_url)
+        fetch(holder, "SELECT GET_LOCK(%s, 0)", f"kubecost-hook:{org.account_ids[0]}")
+
+        with pytest.raises(ProjectionFailed) as failed:
+            project(make_config(), stores=stores, create_expenses_table=True, now=NOW)
+
+        assert isinstance(failed.value.errors[0], LockBusyError)
+        assert resources.count_documents({}) == 0
+        assert fetch(mysql, "SELECT count(*) FROM discovery_info") == [(0,)]
+        holder.close()
+
+    def test_given_a_concurrent_run_then_the_second_waits_for_the_first(
+        self,
+        make_config: Any,
+        stores: Stores,
+        mysql_url: str,
+        resources: Any,
+        marts_db: str,
+        ch_client: Any,
+        org: Any,
+    ) -> None:
+        sandbox.write_marts(ch_client, marts_db, clusters())
+        holder = connect(mysql_url)
+        fetch(holder, "SELECT GET_LOCK(%s, 0)", f"kubecost-hook:{org.account_ids[0]}")
+        timer = threading.Timer(0.5, holder.close)  # the first run ends: its session closes
+        timer.start()
+
+        result = project(
+            make_config(lock_timeout=10), stores=stores, create_expenses_table=True, now=NOW
+        )
+
+        timer.join()
+        assert result.accounts[0].resources.inserts == 14
+
+    def test_given_no_root_pool_owner_then_config_error_names_the_fix(
+        self, make_config: Any, stores: Stores, mysql: Any, marts_db: str, ch_client: Any
+    ) -> None:
+        sandbox.write_marts(ch_client, marts_db, clusters())
+        with mysql.cursor() as cur:
+            cur.execute("UPDATE pool SET default_owner_id = NULL")
+
+        with pytest.raises(ProjectionFailed) as failed:
+            project(make_config(), stores=stores, create_expenses_table=True, now=NOW)
+
+        assert isinstance(failed.value.errors[0], ConfigError)
+        assert "set pool_id and employee_id" in str(failed.value)
+
+    def test_given_design_document_expenses_table_then_refused(
+        self, make_config: Any, stores: Stores, marts_db: str, ch_client: Any, expenses_db: str
+    ) -> None:
+        sandbox.write_marts(ch_client, marts_db, clusters())
+        ch_client.command(
+            "CREATE TABLE {db:Identifier}.expenses (cloud_account_id String, resource_id String, "
+            "date Date, cost Float64, sign Int8, k8s_namespace Nullable(String)) "
+            "ENGINE = CollapsingMergeTree(sign) PARTITION BY toYYYYMM(date) "
+            "ORDER BY (cloud_account_id, resource_id, date)",
+            parameters={"db": expenses_db},
+        )
+
+        with pytest.raises(Exception, match="is not OptScale's table") as failed:
+            project(make_config(), stores=stores, now=NOW)
+
+        assert "ClickHouse expenses" in str(failed.value)
+
+
+class TestDryRun:
+    def test_given_dry_run_then_the_plan_is_complete_and_nothing_is_written(
+        self,
+        run: Any,
+        make_config: Any,
+        stores: Stores,
+        resources: Any,
+        mysql: Any,
+        ch_client: Any,
+        expenses_db: str,
+        marts_db: str,
+    ) -> None:
+        marts = clusters()
+        run(marts)
+        marts[0].overrides[(marts[0].pods[0].key, START)] = 9.0
+        marts[0].pods.pop()
+        sandbox.write_marts(ch_client, marts_db, marts)
+        before = snapshot(ch_client, expenses_db, resources, mysql)
+
+        result = project(make_config(), stores=stores, dry_run=True, now=NOW + DAY)
+
+        plan = result.accounts[0]
+        assert (plan.resources.updates, plan.resources.deactivations) == (14 - 1 + 0, 1)
+        assert plan.expenses.corrections == 1 + 3  # the restated day, the gone pod's 3 days
+        assert "1 corrections" not in result.summary() and "deactivations" in result.summary()
+        assert snapshot(ch_client, expenses_db, resources, mysql) == before
