@@ -149,9 +149,13 @@ def validate(config: HookConfig, sources: Mapping[str, str] | None = None) -> li
     """Every problem of `config`, each naming the value, its source and the fix."""
     sources = sources or {}
 
-    def where(attr: str) -> str:
+    def anywhere(attr: str) -> str:
         section, key = next((s, k) for s, k, a in KEYS if a == attr)
-        return sources.get(attr, f"{env_name(section, key)} / [{section}] {key}")
+        flag = "cluster-account" if attr == "cluster_accounts" else attr.replace("_", "-")
+        return f"{env_name(section, key)}, [{section}] {key} or --{flag}"
+
+    def where(attr: str) -> str:
+        return sources.get(attr, anywhere(attr))
 
     problems = []
     for attr, schemes, example in (
@@ -164,7 +168,7 @@ def validate(config: HookConfig, sources: Mapping[str, str] | None = None) -> li
         if not url and attr == "expenses_url":
             continue
         if not url:
-            problems.append(f"{attr} is not set; set {where(attr)} (e.g. {example})")
+            problems.append(f"{attr} is not set; set {anywhere(attr)} (e.g. {example})")
         elif urlsplit(url).scheme not in schemes:
             problems.append(
                 f"{attr} `{mask_url(url)}` (from {where(attr)}) must start with "
@@ -172,7 +176,8 @@ def validate(config: HookConfig, sources: Mapping[str, str] | None = None) -> li
             )
     if not config.cluster_accounts:
         problems.append(
-            f"no cluster is mapped to a CloudTuner cloud account; set {where('cluster_accounts')} "
+            "no cluster is mapped to a CloudTuner cloud account; set "
+            f"{anywhere('cluster_accounts')} "
             '(e.g. "prod-eu=<cloud account uuid>")'
         )
     for cluster, account in config.cluster_accounts.items():
