@@ -301,7 +301,10 @@ def merge_into(acc: Allocation, a: Allocation) -> None:
     acc.start = min(acc.start, a.start)
     acc.end = max(acc.end, a.end)
     acc.props = merge_props(acc.props, a.props)
-    acc.raw = None
+    if acc.raw and a.raw:
+        acc.raw = (max(acc.raw[0], a.raw[0]), max(acc.raw[1], a.raw[1]))
+    else:
+        acc.raw = acc.raw or a.raw
     for attr in ("pvs", "lbs"):
         extra = getattr(a, attr)
         if extra:

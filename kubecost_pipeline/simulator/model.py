@@ -31,9 +31,6 @@ HOUR = 3600.0
 ) = range(32)  # fmt: skip
 N_TICKS = 20
 N_FIELDS = 32
-# totalCost = every component and its adjustment, plus shared and external cost
-TOTAL_PARTS = (CPU, CPU_ADJ, GPU, GPU_ADJ, RAM, RAM_ADJ, PV, PV_ADJ, NET, NET_ADJ, LB, LB_ADJ,
-               SHARED, EXTERNAL)  # fmt: skip
 
 
 def new_vector() -> list:
@@ -43,7 +40,22 @@ def new_vector() -> list:
 
 def total_ticks(v: list) -> int:
     """``totalCost`` in ticks: every component plus adjustments, shared and external cost."""
-    return sum(v[i] for i in TOTAL_PARTS)
+    return (
+        v[CPU]
+        + v[CPU_ADJ]
+        + v[GPU]
+        + v[GPU_ADJ]
+        + v[RAM]
+        + v[RAM_ADJ]
+        + v[PV]
+        + v[PV_ADJ]
+        + v[NET]
+        + v[NET_ADJ]
+        + v[LB]
+        + v[LB_ADJ]
+        + v[SHARED]
+        + v[EXTERNAL]
+    )
 
 
 # --- deterministic hashing -------------------------------------------------------------------
@@ -172,8 +184,8 @@ SYSTEM_DAEMONSETS = {
     "GCP": ["kube-proxy", "pdcsi-node", "fluentbit-gke"],
     "Azure": ["kube-proxy", "azure-ip-masq-agent", "csi-azuredisk-node"],
 }
-CPU_REQUESTS = [0.05, 0.1, 0.1, 0.25, 0.25, 0.5, 0.5, 1.0, 2.0]
-RAM_REQUESTS_MIB = [64, 128, 256, 256, 512, 512, 1024, 2048, 4096]
+CPU_REQUESTS = [0.02, 0.05, 0.1, 0.1, 0.1, 0.25, 0.25, 0.5, 1.0]
+RAM_REQUESTS_MIB = [64, 128, 128, 256, 256, 512, 512, 1024, 2048]
 
 
 # --- the spec and the structure --------------------------------------------------------------
@@ -391,6 +403,7 @@ class Structure:
         rng = random.Random(spec.seed)
         self.clusters: list[Cluster] = []
         self.nodes: dict[str, list[Node]] = {}
+        self.pools: dict[str, tuple[list[Node], list[Node]]] = {}  # (general, GPU) by cluster
         self.namespaces: dict[str, list[Namespace]] = {}
         self.controllers: dict[str, list[Controller]] = {}
         self.volumes: dict[str, list[Volume]] = {}
@@ -437,7 +450,8 @@ class Structure:
         spec = self.spec
         if spec.containers is None:
             return None
-        return spec.containers / (spec.clusters * max(1, spec.namespaces_per_cluster - 1))
+        # about a fifth of a day's containers are daemonset pods and rollout replacements
+        return 0.87 * spec.containers / (spec.clusters * max(1, spec.namespaces_per_cluster - 1))
 
     def _build_cluster(self, cluster: Cluster, rng: random.Random) -> None:
         spec = self.spec
@@ -466,7 +480,9 @@ class Structure:
             controllers += self._app_controllers(ns, rng, budget)
         controllers += self._system_controllers(namespaces[0], rng)
         self.controllers[cluster.id] = controllers
-        self.nodes[cluster.id] = self._nodes(cluster, controllers, rng)
+        nodes = self.nodes[cluster.id] = self._nodes(cluster, controllers, rng)
+        gpu = [n for n in nodes if n.gpus]
+        self.pools[cluster.id] = ([n for n in nodes if not n.gpus] or nodes, gpu or nodes)
         self.volumes[cluster.id] = [
             Volume(
                 self._next_uid(),
@@ -620,7 +636,7 @@ class Structure:
 
     def _nodes(self, cluster: Cluster, controllers: list[Controller], rng: random.Random):
         provider = cluster.provider
-        itype = rng.choice(INSTANCE_TYPES[provider])
+        itype = max(INSTANCE_TYPES[provider], key=lambda t: (t[1], t[2]))
         has_gpu = any(c.gpu_pool for c in controllers)
         n = self.spec.nodes_per_cluster
         if n is None:
@@ -634,7 +650,7 @@ class Structure:
                 for c in controllers
                 if c.kind != "daemonset"
             )
-            n = max(2, math.ceil(cpu / (itype[1] * 0.55)), math.ceil(ram / (itype[2] * GIB * 0.55)))
+            n = max(2, math.ceil(cpu / (itype[1] * 0.6)), math.ceil(ram / (itype[2] * GIB * 0.6)))
             n += has_gpu
         types = [itype] * n
         if has_gpu and n >= 2:
@@ -808,7 +824,7 @@ class Fleet:
         lo, hi = alive
         seed, uid = self.spec.seed, ctrl.uid
         cluster_nodes = self.structure.nodes[ctrl.namespace.cluster.id]
-        pool = [n for n in cluster_nodes if (n.gpus > 0) == ctrl.gpu_pool] or cluster_nodes
+        pool = self.structure.pools[ctrl.namespace.cluster.id][ctrl.gpu_pool]
         runs: list[PodRun] = []
         kind = ctrl.kind
         if kind == "job":
@@ -929,6 +945,7 @@ class Fleet:
         o = day.toordinal()
         t0 = _epoch(day)
         window = (t0 + lo_w * HOUR, t0 + hi_w * HOUR)
+        factors: dict[int, float] = {}
         for ctrl in self.structure.controllers[cluster.id]:
             runs = self.pods(ctrl, day)
             if not runs:
@@ -945,7 +962,9 @@ class Fleet:
             for run, s, e in clipped:
                 node = run.node
                 hours = e - s
-                factor = self._adj_factor(node.uid, span)
+                factor = factors.get(node.uid)
+                if factor is None:
+                    factor = factors[node.uid] = self._adj_factor(node.uid, span)
                 labels = {**node.labels, **ns.labels, **ctrl.labels}
                 if ctrl.kind == "deployment":
                     labels["pod_template_hash"] = run.name.rsplit("-", 2)[-2]

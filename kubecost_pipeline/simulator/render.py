@@ -7,9 +7,11 @@ floats always ``%f``. Costs come from integer ticks, so their text is exact.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from kubecost_pipeline.simulator.assets import Asset
 from kubecost_pipeline.simulator.model import (
@@ -176,10 +178,18 @@ class Flavour:
     legacy_labels: bool = False
     node_label_prefix: str = ""  # asset node labels "label_..." in older builds
     default_step: str | None = "1d"  # None: one set for the window (OpenCost computes on demand)
+    raw_aggregated: bool = False  # rawAllocationOnly (max usage) kept on aggregated rows
 
 
 FLAVOURS = {
-    "kubecost1": Flavour("kubecost1", "/model", "1.108.1", BASE_FIELDS, node_label_prefix="label_"),
+    "kubecost1": Flavour(
+        "kubecost1",
+        "/model",
+        "1.108.1",
+        BASE_FIELDS,
+        node_label_prefix="label_",
+        raw_aggregated=True,
+    ),
     "kubecost2": Flavour(
         "kubecost2",
         "/model",
@@ -236,16 +246,12 @@ def ticks_text(t: int, six: bool = False) -> str:
     return f"{sign}{q}.{r:05d}".rstrip("0")
 
 
-def r5(x: float) -> str:
+def r5(x: float | None) -> str:
     """A float as Kubecost >= 1.101 writes it: rounded to 5 decimals, NaN/Inf as null."""
-    if x is None or math.isnan(x) or math.isinf(x):
+    if x is None or x != x or x in (math.inf, -math.inf):
         return "null"
-    r = round(x, 5)
-    if r == 0:
-        return "0"
-    if r.is_integer() and abs(r) < 1e15:
-        return str(int(r))
-    return f"{r:.5f}".rstrip("0")
+    text = f"{x:.5f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def f6(x: float) -> str:
@@ -385,7 +391,7 @@ def allocation_json(
         "totalEfficiency": num(total_eff),
         "rawAllocationOnly": (
             f'{{"cpuCoreUsageMax":{a.raw[0]!r},"ramByteUsageMax":{a.raw[1]!r}}}'
-            if raw and a.raw
+            if a.raw and (raw or fl.raw_aggregated)
             else "null"
         ),
         "proportionalAssetResourceCosts": "{}",
@@ -403,7 +409,7 @@ def allocation_json(
     parts = [
         f'"{f}":{values[f]}'
         for f in fl.fields
-        if not (f == "rawAllocationOnly" and values[f] == "null" and fl.name != "kubecost19")
+        if not (f == "rawAllocationOnly" and values[f] == "null" and fl.name == "opencost")
     ]
     return f"{values['name']}:{{{','.join(parts)}}}"
 
@@ -434,9 +440,8 @@ def _lbs(lbs: dict | None, nums: Numbers) -> str:
     return "{" + ",".join(items) + "}"
 
 
+@functools.lru_cache(maxsize=4096)
 def iso_ts(t: float) -> str:
-    from datetime import UTC, datetime
-
     return iso(datetime.fromtimestamp(round(t), UTC))
 
 
@@ -490,6 +495,8 @@ def asset_json(key: str, a: Asset, window: str, fl: Flavour) -> str:
             f'"gpuCount":{f6(n["gpuCount"])}',
             f'"ramCost":{ticks_text(t["ramCost"], True)}',
             f'"adjustment":{adj}',
+            '"overhead":{"CpuOverheadFraction":0.06,"RamOverheadFraction":0.09,'
+            '"OverheadCostFraction":0.07}',
             f'"totalCost":{total}',
         ]
     elif a.type == "Disk":
