@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 
@@ -141,7 +140,7 @@ def test_given_valid_values_then_they_convert_to_clickhouse_values():
     data = {
         "ts": "2024-01-01T02:00:00+02:00",
         "d": "2024-01-31",
-        "n": "0.1",
+        "n": "1E-1",
         "i": 7,
         "b": True,
         "s": 42,
@@ -154,7 +153,7 @@ def test_given_valid_values_then_they_convert_to_clickhouse_values():
     assert values == [
         dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
         dt.date(2024, 1, 31),
-        Decimal("0.1"),
+        "0.1",
         7,
         True,
         "42",
