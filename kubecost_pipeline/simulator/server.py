@@ -187,7 +187,7 @@ class SimulatorServer:
 
     def start(self) -> SimulatorServer:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, daemon=True, name="kubecost-simulator"
+            target=self._httpd.serve_forever, args=(0.05,), daemon=True, name="kubecost-simulator"
         )
         self._thread.start()
         return self
