@@ -15,8 +15,11 @@ ADJUSTMENTS = ("cpuCostAdjustment", "ramCostAdjustment", "gpuCostAdjustment", "p
 
 
 def windows(body: dict) -> list[tuple[str, str]]:
-    return [(next(iter(s.values()))["window"]["start"], next(iter(s.values()))["window"]["end"])
-            for s in body["data"] if s]  # fmt: skip
+    return [
+        (next(iter(s.values()))["window"]["start"], next(iter(s.values()))["window"]["end"])
+        for s in body["data"]
+        if s
+    ]
 
 
 @pytest.mark.parametrize(
@@ -38,10 +41,13 @@ def test_given_each_window_format_then_daily_sets_cover_it(servers, window, firs
 
 @pytest.mark.parametrize(
     "window",
-    ["2026-11-05T00:00:00.000Z,2026-11-06T00:00:00.000Z",
-     "2026-11-05T00:00:00+00:00,2026-11-06T00:00:00+00:00", "last-tuesday",
-     "2026-11-06T00:00:00Z,2026-11-05T00:00:00Z"],
-)  # fmt: skip
+    [
+        "2026-11-05T00:00:00.000Z,2026-11-06T00:00:00.000Z",
+        "2026-11-05T00:00:00+00:00,2026-11-06T00:00:00+00:00",
+        "last-tuesday",
+        "2026-11-06T00:00:00Z,2026-11-05T00:00:00Z",
+    ],
+)
 def test_given_an_illegal_window_then_400_text_plain_naming_it(servers, window):
     r = requests.get(servers("opencost").api_url + "/allocation", params={"window": window})
     assert r.status_code == 400
@@ -97,15 +103,27 @@ def test_given_idle_options_then_idle_rows_are_named_as_kubecost_names_them(
         ("kubecost1", "label:app", lambda n, p: n == "__unallocated__" or "=" not in n),
         ("kubecost19", "label:app", lambda n, p: n == "__unallocated__" or n.startswith("app=")),
         ("kubecost1", "namespace,label:team", lambda n, p: n.split("/")[0] == p["namespace"]),
-        ("kubecost1", "deployment", lambda n, p: n == "__unallocated__" or
-         p.get("controllerKind") == "deployment"),
+        (
+            "kubecost1",
+            "deployment",
+            lambda n, p: n == "__unallocated__" or p.get("controllerKind") == "deployment",
+        ),
         ("kubecost1", "service", lambda n, p: n == "__unallocated__" or p["services"] == [n]),
-        ("kubecost1", "controllerKind", lambda n, p: n in {"deployment", "statefulset", "daemonset",
-                                                           "job", "__unallocated__"}),
-        ("kubecost1", "team", lambda n, p: n in {"platform", "commerce", "growth", "data",
-                                                 "identity", "sre", "__unallocated__"}),
+        (
+            "kubecost1",
+            "controllerKind",
+            lambda n, p: n in {"deployment", "statefulset", "daemonset", "job", "__unallocated__"},
+        ),
+        (
+            "kubecost1",
+            "team",
+            lambda n, p: (
+                n
+                in {"platform", "commerce", "growth", "data", "identity", "sre", "__unallocated__"}
+            ),
+        ),
     ],
-)  # fmt: skip
+)
 def test_given_each_aggregate_then_names_are_built_from_it(servers, flavour, aggregate, check):
     rows = get(servers(flavour), "/allocation", window=WINDOW, aggregate=aggregate, idle="false")
     rows = rows["data"][0]
@@ -117,28 +135,43 @@ def test_given_each_aggregate_then_names_are_built_from_it(servers, flavour, agg
 def test_given_a_filter_then_only_matching_rows_and_their_cluster_idle_remain(servers, fleet):
     server = servers("kubecost2")
     cluster = fleet.structure.clusters[1].id
-    rows = get(server, "/allocation", window=WINDOW, aggregate="cluster,namespace",
-               filter=f'cluster:"{cluster}"+namespace!:"kube-system"', splitIdle="true")  # fmt: skip
+    rows = get(
+        server,
+        "/allocation",
+        window=WINDOW,
+        aggregate="cluster,namespace",
+        filter=f'cluster:"{cluster}"+namespace!:"kube-system"',
+        splitIdle="true",
+    )
     rows = rows["data"][0]
     assert f"{cluster}/__idle__" in rows
     others = [n for n in rows if not n.endswith("__idle__")]
     assert others and all(n.startswith(cluster + "/") for n in others)
     assert f"{cluster}/kube-system" not in rows
-    either = get(server, "/allocation", window=WINDOW, aggregate="namespace", idle="false",
-                 filter='(namespace:"nope"|namespace<~:"kube-s")+cluster~:"-"')  # fmt: skip
+    either = get(
+        server,
+        "/allocation",
+        window=WINDOW,
+        aggregate="namespace",
+        idle="false",
+        filter='(namespace:"nope"|namespace<~:"kube-s")+cluster~:"-"',
+    )
     assert set(either["data"][0]) == {"kube-system"}
 
 
 @pytest.mark.parametrize(
     ("params", "needle"),
-    [({"filter": 'team:"x"+bogus:"y"'}, "unknown field 'bogus'"),
-     ({"filter": 'cluster:"a"+namespace:"b"|pod:"c"'}, "mix + and | only with parentheses"),
-     ({"filter": "cluster=a"}, "unexpected input"),
-     ({"aggregate": "cluster,teams"}, "unknown aggregation property 'teams'")],
-)  # fmt: skip
+    [
+        ({"filter": 'team:"x"+bogus:"y"'}, "unknown field 'bogus'"),
+        ({"filter": 'cluster:"a"+namespace:"b"|pod:"c"'}, "mix + and | only with parentheses"),
+        ({"filter": "cluster=a"}, "unexpected input"),
+        ({"aggregate": "cluster,teams"}, "unknown aggregation property 'teams'"),
+    ],
+)
 def test_given_a_bad_filter_or_aggregate_then_400_json_naming_it(servers, params, needle):
-    r = requests.get(servers("kubecost2").api_url + "/allocation",
-                     params={"window": WINDOW, **params})  # fmt: skip
+    r = requests.get(
+        servers("kubecost2").api_url + "/allocation", params={"window": WINDOW, **params}
+    )
     assert r.status_code == 400
     body = r.json()
     assert body["code"] == 400 and body["data"] is None and needle in body["message"]
@@ -174,10 +207,16 @@ def test_given_a_re_read_of_a_recent_day_then_adjustments_are_restated_and_truth
     window = f"{yesterday}T00:00:00Z,{NOW.date()}T00:00:00Z"
     old = f"{DAY}T00:00:00Z,{DAY + timedelta(days=1)}T00:00:00Z"
     with SimulatorServer(fleet, flavour="kubecost2") as server:
-        reads = [get(server, "/allocation", window=window, aggregate="cluster,namespace",
-                     idle="false")["data"][0] for _ in range(3)]  # fmt: skip
-        olds = [get(server, "/allocation", window=old, aggregate="cluster,namespace")["data"][0]
-                for _ in range(2)]  # fmt: skip
+        reads = [
+            get(server, "/allocation", window=window, aggregate="cluster,namespace", idle="false")[
+                "data"
+            ][0]
+            for _ in range(3)
+        ]
+        olds = [
+            get(server, "/allocation", window=old, aggregate="cluster,namespace")["data"][0]
+            for _ in range(2)
+        ]
         truth = get(server, "/truth", window=window, level="namespace")["data"]["sets"][0]
     assert all(a["cpuCostAdjustment"] == 0 for a in reads[0].values())  # not reconciled yet
     assert reads[0] != reads[1] != reads[2]
@@ -189,10 +228,17 @@ def test_given_a_re_read_of_a_recent_day_then_adjustments_are_restated_and_truth
 
 def test_given_the_truth_endpoint_then_it_serves_the_python_truth_per_day(servers, fleet):
     server = servers("opencost")
-    body = get(server, "/truth", window="2026-11-05T00:00:00Z,2026-11-07T00:00:00Z",
-               level="controller", step="1d")["data"]  # fmt: skip
+    body = get(
+        server,
+        "/truth",
+        window="2026-11-05T00:00:00Z,2026-11-07T00:00:00Z",
+        level="controller",
+        step="1d",
+    )["data"]
     assert [s["window"]["start"] for s in body["sets"]] == [
-        "2026-11-05T00:00:00Z", "2026-11-06T00:00:00Z"]  # fmt: skip
+        "2026-11-05T00:00:00Z",
+        "2026-11-06T00:00:00Z",
+    ]
     for i, s in enumerate(body["sets"]):
         day = date(2026, 11, 5) + timedelta(days=i)
         expected = fleet.truth(day, level="controller", share_tenancy=False)
@@ -216,7 +262,8 @@ def test_given_today_then_the_set_ends_at_now(servers):
     rows = body["data"][0]
     assert max(a["end"] for a in rows.values()) == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert body["data"][0][next(iter(rows))]["window"]["end"] == "2026-11-21T00:00:00Z"
-    future = get(servers("kubecost1"), "/allocation", window="2026-12-05T00:00:00Z,"
-                 "2026-12-06T00:00:00Z")  # fmt: skip
+    future = get(
+        servers("kubecost1"), "/allocation", window="2026-12-05T00:00:00Z,2026-12-06T00:00:00Z"
+    )
     assert future["data"] == [{}]
     assert datetime(2026, 11, 21, tzinfo=UTC) > NOW

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from datetime import timedelta
 
@@ -11,20 +12,34 @@ from simulator_helpers import CONTAINER_AGG, DAY, NOW, SPEC, WINDOW, get
 from kubecost_pipeline.simulator import Fleet, FleetSpec
 from kubecost_pipeline.simulator.model import TICKS
 
-COMPONENTS = ("cpuCost", "cpuCostAdjustment", "gpuCost", "gpuCostAdjustment", "ramCost",
-              "ramCostAdjustment", "pvCost", "pvCostAdjustment", "networkCost",
-              "networkCostAdjustment", "loadBalancerCost", "loadBalancerCostAdjustment",
-              "sharedCost", "externalCost")  # fmt: skip
+COMPONENTS = (
+    "cpuCost",
+    "cpuCostAdjustment",
+    "gpuCost",
+    "gpuCostAdjustment",
+    "ramCost",
+    "ramCostAdjustment",
+    "pvCost",
+    "pvCostAdjustment",
+    "networkCost",
+    "networkCostAdjustment",
+    "loadBalancerCost",
+    "loadBalancerCostAdjustment",
+    "sharedCost",
+    "externalCost",
+)
 # aggregate parameter -> truth level, and how a name maps to the truth key
 LEVELS = {
     "cluster": ("cluster", lambda parts: parts),
     "node": ("cluster,node", lambda parts: parts),
     "namespace": ("cluster,namespace", lambda parts: parts),
-    "controller": ("cluster,namespace,controllerKind,controller",
-                   lambda p: (p[0], p[1], p[2], p[3].split(":", 1)[-1])),
+    "controller": (
+        "cluster,namespace,controllerKind,controller",
+        lambda p: (p[0], p[1], p[2], p[3].split(":", 1)[-1]),
+    ),
     "pod": ("cluster,namespace,pod", lambda parts: parts),
     "container": ("cluster,namespace,pod,container", lambda parts: parts),
-}  # fmt: skip
+}
 
 
 def ticks(x: float) -> int:
@@ -55,8 +70,14 @@ def test_given_a_day_then_each_total_is_the_sum_of_its_components(servers):
 @pytest.mark.parametrize("level", list(LEVELS))
 def test_given_each_aggregation_level_then_the_api_equals_the_truth(servers, fleet, level):
     aggregate, to_key = LEVELS[level]
-    rows = get(servers("kubecost1"), "/allocation", window=WINDOW, accumulate="true",
-               aggregate=aggregate, idle="false")["data"][0]  # fmt: skip
+    rows = get(
+        servers("kubecost1"),
+        "/allocation",
+        window=WINDOW,
+        accumulate="true",
+        aggregate=aggregate,
+        idle="false",
+    )["data"][0]
     got = {to_key(tuple(name.split("/"))): a["totalCost"] for name, a in rows.items()}
     assert got == fleet.truth(DAY, level=level)
 
@@ -72,8 +93,15 @@ def test_given_containers_then_they_add_up_to_every_higher_level(fleet):
 
 def test_given_assets_then_each_node_costs_its_allocations_plus_its_idle(servers):
     server = servers("kubecost1")
-    rows = get(server, "/allocation", window=WINDOW, accumulate="true", aggregate=CONTAINER_AGG,
-               splitIdle="true", idleByNode="true")["data"][0]  # fmt: skip
+    rows = get(
+        server,
+        "/allocation",
+        window=WINDOW,
+        accumulate="true",
+        aggregate=CONTAINER_AGG,
+        splitIdle="true",
+        idleByNode="true",
+    )["data"][0]
     nodes = get(server, "/assets", window=WINDOW, accumulate="true", filter='assetType:"node"')
     allocated: dict[tuple, Counter] = defaultdict(Counter)
     idle_rows = 0
@@ -112,18 +140,25 @@ def test_given_assets_then_volumes_and_load_balancers_cost_what_allocations_carr
 
 @pytest.mark.parametrize(
     "params",
-    [{"shareIdle": "true"}, {"shareIdle": "true", "idleByNode": "true"},
-     {"shareNamespaces": "kube-system,kubecost"}, {"shareTenancyCosts": "false", "idle": "true"}],
-)  # fmt: skip
+    [
+        {"shareIdle": "true"},
+        {"shareIdle": "true", "idleByNode": "true"},
+        {"shareNamespaces": "kube-system,kubecost"},
+        {"shareTenancyCosts": "false", "idle": "true"},
+    ],
+)
 def test_given_sharing_then_money_moves_but_the_total_is_kept(servers, fleet, params):
     server = servers("kubecost1")
     base = get(server, "/allocation", window=WINDOW, accumulate="true", aggregate="namespace")
-    shared = get(server, "/allocation", window=WINDOW, accumulate="true", aggregate="namespace",
-                 **params)["data"][0]  # fmt: skip
+    shared = get(
+        server, "/allocation", window=WINDOW, accumulate="true", aggregate="namespace", **params
+    )["data"][0]
     total = sum(ticks(a["totalCost"]) for a in base["data"][0].values())
-    mgmt = 0 if params.get("shareTenancyCosts") != "false" else sum(
-        ticks(v) for v in fleet.truth(DAY, level="cluster").values()
-    ) - sum(ticks(v) for v in fleet.truth(DAY, level="cluster", share_tenancy=False).values())  # fmt: skip
+    mgmt = 0
+    if params.get("shareTenancyCosts") == "false":  # the management fee is no longer shared
+        with_fee = fleet.truth(DAY, level="cluster")
+        without = fleet.truth(DAY, level="cluster", share_tenancy=False)
+        mgmt = sum(ticks(v) for v in with_fee.values()) - sum(ticks(v) for v in without.values())
     assert sum(ticks(a["totalCost"]) for a in shared.values()) == total - mgmt
     if "shareNamespaces" in params:
         assert "kube-system" not in shared and "kubecost" not in shared
@@ -149,8 +184,8 @@ def test_given_days_then_pods_start_restart_and_disappear(fleet):
     days = [DAY + timedelta(days=i) for i in range(10)]
     pods = [{k[:3] for k in fleet.truth(d, level="pod")} for d in days]
     controllers = [{k for k in fleet.truth(d, level="controller")} for d in days]
-    assert all(a != b for a, b in zip(pods, pods[1:], strict=False))  # rollouts, jobs
-    assert any(a - b for a, b in zip(controllers, controllers[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(pods))  # rollouts, jobs
+    assert any(a - b for a, b in itertools.pairwise(controllers))
     kinds = {k[2] for c in controllers for k in c}
     assert kinds == {"deployment", "statefulset", "daemonset", "job", "__unallocated__"}
     rows = list(fleet.allocations(DAY))
@@ -171,17 +206,21 @@ def test_given_now_inside_a_day_then_that_day_is_partial_and_later_days_are_empt
 
 
 def test_given_a_container_target_then_a_day_has_about_that_many_containers():
-    fleet = Fleet(FleetSpec(seed=3, clusters=2, namespaces_per_cluster=8, containers=3000),
-                  now=NOW)  # fmt: skip
+    fleet = Fleet(FleetSpec(seed=3, clusters=2, namespaces_per_cluster=8, containers=3000), now=NOW)
     n = sum(1 for a in fleet.allocations(DAY) if a.kind == "container")
     assert 2500 <= n <= 3500, n
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("clusters", 0), ("days", -1), ("containers", 0), ("nodes_per_cluster", 2.5),
-     ("start", "2026-11-01")],
-)  # fmt: skip
+    [
+        ("clusters", 0),
+        ("days", -1),
+        ("containers", 0),
+        ("nodes_per_cluster", 2.5),
+        ("start", "2026-11-01"),
+    ],
+)
 def test_given_a_bad_spec_then_the_error_names_the_value_and_the_fix(field, value):
     with pytest.raises(ValueError, match=f"FleetSpec.{field} must be .*{value!r}"):
         FleetSpec(**{field: value})

@@ -24,9 +24,14 @@ def call(server: SimulatorServer, path: str = "/allocation", **kwargs) -> reques
     return requests.get(server.api_url + path, params=params, **{"timeout": 30, **kwargs})
 
 
-@pytest.mark.parametrize(("kind", "title"), [("502", "502 Bad Gateway"),
-                                             ("503", "503 Service Temporarily Unavailable"),
-                                             ("504", "504 Gateway Time-out")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kind", "title"),
+    [
+        ("502", "502 Bad Gateway"),
+        ("503", "503 Service Temporarily Unavailable"),
+        ("504", "504 Gateway Time-out"),
+    ],
+)
 def test_given_gateway_faults_then_nginx_html_pages(k1, kind, title):
     k1.faults.add(Fault(kind=kind, times=1))
     r = call(k1)
@@ -39,8 +44,12 @@ def test_given_500_then_kubecost_json_error(k1):
     k1.faults.add(Fault(kind="500", times=1))
     r = call(k1)
     assert r.status_code == 500
-    assert r.json() == {"code": 500, "status": "", "data": None,
-                        "message": "Error: error computing allocations: simulated failure"}  # fmt: skip
+    assert r.json() == {
+        "code": 500,
+        "status": "",
+        "data": None,
+        "message": "Error: error computing allocations: simulated failure",
+    }
 
 
 def test_given_429_then_retry_after(k1):
@@ -134,11 +143,14 @@ def test_given_an_unknown_fault_then_the_error_lists_the_kinds():
     ("auth", "good", "bad"),
     [
         (("basic", "ann", "s3cret"), {"auth": ("ann", "s3cret")}, {"auth": ("ann", "nope")}),
-        (("bearer", "tok"), {"headers": {"Authorization": "Bearer tok"}},
-         {"headers": {"Authorization": "Bearer other"}}),
+        (
+            ("bearer", "tok"),
+            {"headers": {"Authorization": "Bearer tok"}},
+            {"headers": {"Authorization": "Bearer other"}},
+        ),
         (("cookie", "tok"), {"cookies": {"token": "tok"}}, {"cookies": {"token": "other"}}),
     ],
-)  # fmt: skip
+)
 def test_given_auth_then_only_the_right_credentials_pass(fleet, auth, good, bad):
     with SimulatorServer(fleet, flavour="kubecost2", auth=auth) as server:
         missing, wrong, right = call(server), call(server, **bad), call(server, **good)
@@ -155,8 +167,10 @@ def test_given_sso_then_unauthenticated_calls_redirect_to_an_html_login_page(fle
     with SimulatorServer(fleet, flavour="kubecost2", auth=("sso_redirect", "jwt")) as server:
         r = call(server, allow_redirects=False)
         followed = call(server, cookies={"token": "bad"})
-        ok = [call(server, cookies={"token": "jwt"}),
-              call(server, headers={"Authorization": "Bearer jwt"})]  # fmt: skip
+        ok = [
+            call(server, cookies={"token": "jwt"}),
+            call(server, headers={"Authorization": "Bearer jwt"}),
+        ]
     assert r.status_code == 302 and r.headers["Location"].startswith("/login?redirect=")
     assert followed.status_code == 200 and followed.headers["Content-Type"] == "text/html"
     assert "Sign in to Kubecost" in followed.text

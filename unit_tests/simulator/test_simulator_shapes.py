@@ -56,8 +56,14 @@ def test_given_opencost_then_fields_are_the_website_example_plus_newer_ones(serv
     ours = get(servers("opencost"), "/allocation", window=WINDOW, aggregate="namespace")
     ours = first_record(ours)
     assert_same_types(real, ours)
-    newer = {"gpuRequestAverage", "gpuUsageAverage", "gpuEfficiency", "cpuCostIdle",
-             "gpuCostIdle", "ramCostIdle"}  # fmt: skip
+    newer = {
+        "gpuRequestAverage",
+        "gpuUsageAverage",
+        "gpuEfficiency",
+        "cpuCostIdle",
+        "gpuCostIdle",
+        "ramCostIdle",
+    }
     assert set(ours) - set(real) == newer
 
 
@@ -96,8 +102,9 @@ def test_given_kubecost1x_without_aggregate_then_names_are_container_keys(server
         if name == "__idle__":
             continue
         p = row["properties"]
-        assert name == "/".join(p.get(k, "") for k in ("cluster", "node", "namespace", "pod",
-                                                          "container"))  # fmt: skip
+        assert name == "/".join(
+            p.get(k, "") for k in ("cluster", "node", "namespace", "pod", "container")
+        )
     assert any(n.endswith("//__unmounted__/__unmounted__/__unmounted__") for n in rows)
 
 
@@ -124,8 +131,17 @@ def test_given_kubecost_assets_then_data_is_daily_sets_keyed_by_nine_properties(
     assert types == {"Node", "Disk", "LoadBalancer", "ClusterManagement"}
     for key, asset in body["data"][0].items():
         props = {**asset["properties"], "type": asset["type"]}
-        parts = ("provider", "account", "project", "category", "cluster", "type", "service",
-                 "providerID", "name")  # fmt: skip
+        parts = (
+            "provider",
+            "account",
+            "project",
+            "category",
+            "cluster",
+            "type",
+            "service",
+            "providerID",
+            "name",
+        )
         assert key == "/".join(props.get(p) or "__undefined__" for p in parts)
         assert "adjustment" in asset or asset["type"] == "ClusterManagement"
     raw = requests.get(servers("kubecost1").api_url + "/assets", params={"window": WINDOW}).text
@@ -145,8 +161,16 @@ def test_given_cluster_info_map_install_info_and_configs_then_they_answer(server
     server = servers("kubecost1")
     info_map = get(server, "/clusterInfoMap")["data"]
     assert set(info_map) == {c.id for c in fleet.structure.clusters}
-    assert set(next(iter(info_map.values()))) == {"id", "name", "profile", "provider", "account",
-                                                  "project", "region", "provisioner"}  # fmt: skip
+    assert set(next(iter(info_map.values()))) == {
+        "id",
+        "name",
+        "profile",
+        "provider",
+        "account",
+        "project",
+        "region",
+        "provisioner",
+    }
     assert get(server, "/installInfo")["data"]["version"] == "1.108.1"
     assert get(server, "/getConfigs")["data"]["currencyCode"] == "USD"
     assert requests.get(servers("opencost").base_url + "/healthz").status_code == 200
@@ -154,9 +178,13 @@ def test_given_cluster_info_map_install_info_and_configs_then_they_answer(server
 
 @pytest.mark.parametrize(
     ("flavour", "path", "status"),
-    [("opencost", "/model/allocation", 404), ("kubecost2", "/allocation", 404),
-     ("kubecost2", "/model/nope", 404), ("opencost", "/getConfigs", 404)],
-)  # fmt: skip
+    [
+        ("opencost", "/model/allocation", 404),
+        ("kubecost2", "/allocation", 404),
+        ("kubecost2", "/model/nope", 404),
+        ("opencost", "/getConfigs", 404),
+    ],
+)
 def test_given_a_path_of_another_flavour_then_404(servers, flavour, path, status):
     r = requests.get(servers(flavour).base_url + path, params={"window": WINDOW})
     assert r.status_code == status
@@ -169,6 +197,14 @@ def test_given_the_same_container_query_then_k2_names_follow_the_multi_aggregate
             continue
         p = row["properties"]
         kind, ctrl = p.get("controllerKind"), p.get("controller")
-        assert name == "/".join([p["cluster"], p["node"], p["namespace"], kind or "__unallocated__",
-                                 f"{kind}:{ctrl}" if kind else "__unallocated__", p["pod"],
-                                 p["container"]])  # fmt: skip
+        assert name == "/".join(
+            [
+                p["cluster"],
+                p["node"],
+                p["namespace"],
+                kind or "__unallocated__",
+                f"{kind}:{ctrl}" if kind else "__unallocated__",
+                p["pod"],
+                p["container"],
+            ]
+        )
