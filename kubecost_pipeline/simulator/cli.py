@@ -13,7 +13,8 @@ def _auth(text: str) -> tuple | None:
         return None
     mode, _, rest = text.partition(":")
     parts = (mode, *rest.split(":", 1)) if mode == "basic" else (mode, rest)
-    if mode not in ("basic", "bearer", "cookie", "sso_redirect") or not all(parts):
+    size = {"basic": 3, "bearer": 2, "cookie": 2, "sso_redirect": 2}.get(mode)
+    if len(parts) != size or not all(parts):
         raise argparse.ArgumentTypeError(
             f"invalid --auth {text!r}; use none, basic:USER:PASSWORD, bearer:TOKEN, "
             "cookie:TOKEN or sso_redirect:TOKEN"

@@ -261,6 +261,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(e.status, e.body, e.ctype)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception:  # a bug: log it and drop the connection rather than send half a lie
+            logger.exception("simulator failed on %s", path)
+            self.close_connection = True
 
     # -- routing --
 
