@@ -19,6 +19,7 @@ DAYS = [date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)]
 FIRST_SYNC = datetime(2026, 11, 4, 1, 0, 0)
 RE_READ = datetime(2026, 11, 5, 1, 0, 0)
 
+# fmt: off
 # cluster, node, namespace, controller kind, controller, pod, container, service,
 # cpu cores requested, cpu cores used, ram bytes requested, ram bytes used, daily base cost
 CONTAINERS = [
@@ -96,6 +97,7 @@ META_COLUMNS = {
     "_airbyte_raw_id": "String", "_airbyte_extracted_at": "DateTime64(3)",
     "_airbyte_meta": "String", "_airbyte_generation_id": "UInt32",
 }
+# fmt: on
 
 
 def _ts(value: date | datetime) -> str:
@@ -146,56 +148,105 @@ def main() -> None:
         syncs = [FIRST_SYNC] + ([RE_READ] if i >= 1 else [])
         for extracted in syncs:
             latest = extracted == syncs[-1]
-            window = {"window_start": _ts(day), "window_end": _ts(day + timedelta(days=1)),
-                      "granularity": "container", "idle_policy": "separate",
-                      "aggregate": "cluster,node,namespace,controllerKind,controller,pod,container",
-                      "query_settings": '{"idle":true,"shareIdle":false,"idleByNode":true}',
-                      "start": _ts(day), "end": _ts(day + timedelta(days=1)), "minutes": 1440}
+            window = {
+                "window_start": _ts(day),
+                "window_end": _ts(day + timedelta(days=1)),
+                "granularity": "container",
+                "idle_policy": "separate",
+                "aggregate": "cluster,node,namespace,controllerKind,controller,pod,container",
+                "query_settings": '{"idle":true,"shareIdle":false,"idleByNode":true}',
+                "start": _ts(day),
+                "end": _ts(day + timedelta(days=1)),
+                "minutes": 1440,
+            }
             allocated_on_node: dict[str, float] = {}
-            for (cluster, node, ns, kind, ctrl, pod, container, svc, cpu_req, cpu_use,
-                 ram_req, ram_use, base) in CONTAINERS:
+            for (
+                cluster,
+                node,
+                ns,
+                kind,
+                ctrl,
+                pod,
+                container,
+                svc,
+                cpu_req,
+                cpu_use,
+                ram_req,
+                ram_use,
+                base,
+            ) in CONTAINERS:
                 scale = 1 + i / 10
                 cpu, ram, net = 0.6 * base * scale, 0.3 * base * scale, 0.1 * base
                 adj = _adjustment(i, extracted)
                 total = cpu + ram + net + adj
                 allocated_on_node[node] = allocated_on_node.get(node, 0) + cpu + ram + adj
                 allocations.add(
-                    extracted, **window,
-                    name=f"{cluster}/{node}/{ns}/{pod}/{container}", cluster=cluster, node=node,
-                    namespace=ns, controllerKind=kind, controller=ctrl, pod=pod,
-                    container=container, providerID=f"i-{node}",
+                    extracted,
+                    **window,
+                    name=f"{cluster}/{node}/{ns}/{pod}/{container}",
+                    cluster=cluster,
+                    node=node,
+                    namespace=ns,
+                    controllerKind=kind,
+                    controller=ctrl,
+                    pod=pod,
+                    container=container,
+                    providerID=f"i-{node}",
                     services=json.dumps([svc] if svc else []),
                     labels=json.dumps({"app": ctrl, "team": ns}),
                     namespaceLabels=json.dumps({"kubernetes_io_metadata_name": ns}),
-                    is_idle=False, is_unallocated=False, is_unmounted=False,
-                    cpuCoreRequestAverage=cpu_req, cpuCoreUsageAverage=cpu_use,
-                    cpuCores=cpu_req, cpuCoreHours=cpu_req * 24,
-                    ramByteRequestAverage=ram_req, ramByteUsageAverage=ram_use,
-                    ramBytes=ram_req, ramByteHours=ram_req * 24,
-                    cpuCost=round(cpu, 9), cpuCostAdjustment=adj, ramCost=round(ram, 9),
-                    networkCost=round(net, 9), totalCost=round(total, 9),
+                    is_idle=False,
+                    is_unallocated=False,
+                    is_unmounted=False,
+                    cpuCoreRequestAverage=cpu_req,
+                    cpuCoreUsageAverage=cpu_use,
+                    cpuCores=cpu_req,
+                    cpuCoreHours=cpu_req * 24,
+                    ramByteRequestAverage=ram_req,
+                    ramByteUsageAverage=ram_use,
+                    ramBytes=ram_req,
+                    ramByteHours=ram_req * 24,
+                    cpuCost=round(cpu, 9),
+                    cpuCostAdjustment=adj,
+                    ramCost=round(ram, 9),
+                    networkCost=round(net, 9),
+                    totalCost=round(total, 9),
                     cpuEfficiency=round(cpu_use / cpu_req, 9),
                     ramEfficiency=round(ram_use / ram_req, 9),
                 )
                 if latest:
-                    for level, key, in (
-                        ("cluster", cluster), ("node", node), ("namespace", ns),
+                    for (
+                        level,
+                        key,
+                    ) in (
+                        ("cluster", cluster),
+                        ("node", node),
+                        ("namespace", ns),
                         ("controller", f"{ns}/{kind}:{ctrl}"),
-                        ("service", f"{ns}/{svc or '__unallocated__'}"), ("pod", f"{ns}/{pod}"),
+                        ("service", f"{ns}/{svc or '__unallocated__'}"),
+                        ("pod", f"{ns}/{pod}"),
                     ):
                         expect(day, cluster, level, key, total, 0.0)
             pv = UNMOUNTED_PV_COST
             allocations.add(
-                extracted, **window,
+                extracted,
+                **window,
                 name="prod-eu/__unmounted__/__unmounted__/__unmounted__/__unmounted__",
-                cluster="prod-eu", node="__unmounted__", namespace="__unmounted__",
+                cluster="prod-eu",
+                node="__unmounted__",
+                namespace="__unmounted__",
                 pod="__unmounted__",
-                container="__unmounted__", is_idle=False, is_unallocated=False,
-                is_unmounted=True, pvCost=pv, totalCost=pv,
+                container="__unmounted__",
+                is_idle=False,
+                is_unallocated=False,
+                is_unmounted=True,
+                pvCost=pv,
+                totalCost=pv,
             )
             if latest:
                 for level, key in (
-                    ("cluster", "prod-eu"), ("node", "__unmounted__"),
+                    ("cluster", "prod-eu"),
+                    ("node", "__unmounted__"),
                     ("namespace", "__unmounted__"),
                     ("controller", "__unmounted__/__unallocated__"),
                     ("service", "__unmounted__/__unallocated__"),
@@ -204,28 +255,55 @@ def main() -> None:
                     expect(day, "prod-eu", level, key, pv, 0.0)
             for node, (cluster, itype, zone, cores, ram_bytes, spot, idle) in NODES.items():
                 allocations.add(
-                    extracted, **window, name=f"{cluster}/{node}/__idle__", cluster=cluster,
-                    node=node, providerID=f"i-{node}", is_idle=True, is_unallocated=False,
-                    is_unmounted=False, cpuCost=idle * 0.7, ramCost=idle * 0.3, totalCost=idle,
+                    extracted,
+                    **window,
+                    name=f"{cluster}/{node}/__idle__",
+                    cluster=cluster,
+                    node=node,
+                    providerID=f"i-{node}",
+                    is_idle=True,
+                    is_unallocated=False,
+                    is_unmounted=False,
+                    cpuCost=idle * 0.7,
+                    ramCost=idle * 0.3,
+                    totalCost=idle,
                 )
                 node_cost = allocated_on_node[node] + idle
                 assets.add(
-                    extracted, window_start=window["window_start"],
+                    extracted,
+                    window_start=window["window_start"],
                     window_end=window["window_end"],
                     key=f"aws/1234/prod/Compute/{cluster}/Node/Kubernetes/i-{node}/{node}",
-                    type="Node", category="Compute", provider="aws", account="1234",
-                    project="prod", service="Kubernetes", cluster=cluster, name=node,
+                    type="Node",
+                    category="Compute",
+                    provider="aws",
+                    account="1234",
+                    project="prod",
+                    service="Kubernetes",
+                    cluster=cluster,
+                    name=node,
                     providerID=f"i-{node}",
-                    labels=json.dumps({
-                        "label_topology_kubernetes_io_zone": zone,
-                        "label_topology_kubernetes_io_region": zone[:-1],
-                        "node_kubernetes_io_instance_type": itype,
-                    }),
-                    start=window["start"], end=window["end"], minutes=1440, nodeType=itype,
-                    cpuCores=cores, ramBytes=ram_bytes, cpuCoreHours=cores * 24,
-                    ramByteHours=ram_bytes * 24, cpuCost=round(node_cost * 0.7, 9),
-                    ramCost=round(node_cost * 0.3, 9), discount=0,
-                    preemptible=1 if spot else 0, adjustment=0, totalCost=round(node_cost, 9),
+                    labels=json.dumps(
+                        {
+                            "label_topology_kubernetes_io_zone": zone,
+                            "label_topology_kubernetes_io_region": zone[:-1],
+                            "node_kubernetes_io_instance_type": itype,
+                        }
+                    ),
+                    start=window["start"],
+                    end=window["end"],
+                    minutes=1440,
+                    nodeType=itype,
+                    cpuCores=cores,
+                    ramBytes=ram_bytes,
+                    cpuCoreHours=cores * 24,
+                    ramByteHours=ram_bytes * 24,
+                    cpuCost=round(node_cost * 0.7, 9),
+                    ramCost=round(node_cost * 0.3, 9),
+                    discount=0,
+                    preemptible=1 if spot else 0,
+                    adjustment=0,
+                    totalCost=round(node_cost, 9),
                 )
                 if latest:
                     expect(day, cluster, "cluster", cluster, 0.0, idle)
@@ -233,8 +311,18 @@ def main() -> None:
                     expect(day, cluster, "idle", node, 0.0, idle)
     clusters = Rows(CLUSTER_COLUMNS)
     for cid, region in (("prod-eu", "eu-west-1"), ("dev-us", "us-east-1")):
-        clusters.add(RE_READ, id=cid, name=cid, provider="AWS", account="1234", project="prod",
-                     region=region, provisioner="EKS", version="2.4.1", currency="USD")
+        clusters.add(
+            RE_READ,
+            id=cid,
+            name=cid,
+            provider="AWS",
+            account="1234",
+            project="prod",
+            region=region,
+            provisioner="EKS",
+            version="2.4.1",
+            currency="USD",
+        )
 
     allocations.write("allocations_data")
     assets.write("assets_data")
@@ -250,16 +338,23 @@ def main() -> None:
 def write_seed_config() -> None:
     def block(name: str, columns: dict[str, str], engine: str, order_by: str) -> str:
         types = "".join(f"        {c}: {t}\n" for c, t in {**META_COLUMNS, **columns}.items())
-        return (f"  - name: {name}\n    config:\n      engine: {engine}\n"
-                f"      order_by: {order_by}\n      column_types:\n{types}")
+        return (
+            f"  - name: {name}\n    config:\n      engine: {engine}\n"
+            f"      order_by: {order_by}\n      column_types:\n{types}"
+        )
 
     text = (
         "# Generated by generate_seeds.py: the landing tables' exact destination-v2 types.\n"
+        "# MergeTree, not ReplacingMergeTree: the seeds keep every extraction, as an unmerged\n"
+        "# landing table does, so staging's deduplication is exercised.\n"
         "version: 2\n\nseeds:\n"
-        + block("allocations_data", ALLOCATION_COLUMNS, "ReplacingMergeTree(window_start)",
-                "(window_start, granularity, idle_policy, name)")
-        + block("assets_data", ASSET_COLUMNS, "ReplacingMergeTree(window_start)",
-                "(window_start, key)")
+        + block(
+            "allocations_data",
+            ALLOCATION_COLUMNS,
+            "MergeTree()",
+            "(window_start, granularity, idle_policy, name)",
+        )
+        + block("assets_data", ASSET_COLUMNS, "MergeTree()", "(window_start, key)")
         + block("clusters_data", CLUSTER_COLUMNS, "MergeTree()", "(_airbyte_raw_id)")
         + "  - name: expected_expenses\n    config:\n      column_types:\n"
         "        date: Date\n        cluster: String\n        level: String\n"

@@ -1,0 +1,110 @@
+"""Run dbt_k8s_costs in-process on the test process's chDB directory.
+
+Every run gets its own target schema (its models land in `<schema>_staging`,
+`<schema>_marts`) and its own target/log directories, so xdist workers never share
+files; the landing database is passed as the `kubecost_database` var.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2] / "dbt_k8s_costs"
+HARNESS = PROJECT / "integration_tests"
+
+
+class DbtFailed(AssertionError):
+    pass
+
+
+def run_dbt(
+    args: list[str],
+    *,
+    chdb_path: Path,
+    schema: str,
+    workdir: Path,
+    project: Path = PROJECT,
+    vars: Mapping[str, Any] | None = None,
+) -> Any:
+    """`dbt <args>` in this process; raises DbtFailed naming every failed node."""
+    from dbt.cli.main import dbtRunner
+
+    command = [
+        *args,
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(PROJECT),
+        "--target-path",
+        str(workdir / "target"),
+        "--log-path",
+        str(workdir / "logs"),
+        "--no-use-colors",
+    ]
+    if vars:
+        command += ["--vars", json.dumps(dict(vars))]
+    saved = {k: os.environ.get(k) for k in ("DBT_CHDB_PATH", "DBT_SCHEMA")}
+    os.environ.update(DBT_CHDB_PATH=str(chdb_path), DBT_SCHEMA=schema)
+    try:
+        outcome = dbtRunner().invoke(command)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    results = list(getattr(outcome.result, "results", None) or [])
+    failed = [r for r in results if str(r.status) in ("error", "fail", "runtime error")]
+    if not outcome.success or failed or outcome.exception:
+        lines = [f"{r.node.unique_id}: {r.status}: {r.message}" for r in failed]
+        raise DbtFailed(
+            f"dbt {' '.join(args)} failed: {outcome.exception or ''}\n" + "\n".join(lines)
+        )
+    return results
+
+
+@pytest.fixture(scope="session")
+def harness_deps() -> None:
+    """`dbt deps` of the harness once; a file lock keeps xdist workers from racing on it."""
+    from dbt.cli.main import dbtRunner
+
+    with (HARNESS / ".deps.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (HARNESS / "dbt_packages" / "dbt_k8s_costs").exists():
+            outcome = dbtRunner().invoke(
+                ["deps", "--project-dir", str(HARNESS), "--profiles-dir", str(PROJECT)]
+            )
+            assert outcome.success, outcome.exception
+
+
+@pytest.fixture
+def dbt(chdb_path: Path, ch_database: str, tmp_path: Path) -> Callable[..., Any]:
+    """`dbt(args, project=..., vars=...)`: runs dbt with `ch_database` as target schema."""
+
+    def invoke(args: list[str], **kwargs: Any) -> Any:
+        return run_dbt(args, chdb_path=chdb_path, schema=ch_database, workdir=tmp_path, **kwargs)
+
+    return invoke
+
+
+@pytest.fixture
+def harness() -> Path:
+    """The harness project: seeds standing in for the landing tables, integrity tests."""
+    return HARNESS
+
+
+@pytest.fixture
+def seeded_landing(dbt, ch_client, ch_database: str, harness_deps: None) -> Iterator[str]:
+    """The harness seeds loaded into `<ch_database>_landing` (tables named `*_data`)."""
+    landing = f"{ch_database}_landing"
+    dbt(["seed"], project=HARNESS, vars={"kubecost_database": landing})
+    yield landing
+    for suffix in ("_landing", "_staging", "_marts", "_intermediate"):
+        ch_client.command(f"DROP DATABASE IF EXISTS `{ch_database}{suffix}`")

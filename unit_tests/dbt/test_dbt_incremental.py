@@ -1,0 +1,104 @@
+"""Two syncs, two incremental runs: re-read days replace the old numbers, never add to them.
+
+The harness seeds hold two extractions: the first sync (days 1-3) and a re-read of days 2-3
+in which day 3's adjustments were restated. Landing tables shaped like the destination's
+receive one sync at a time, and dbt runs after each, as in production.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+FIRST_SYNC = "2026-11-04 01:00:00"
+RE_READ = "2026-11-05 01:00:00"
+TABLES = {  # landing table: (seed, engine as the destination creates it)
+    "allocations": (
+        "allocations_data",
+        "ReplacingMergeTree(window_start) ORDER BY (window_start, granularity, idle_policy, name)",
+    ),
+    "assets": ("assets_data", "ReplacingMergeTree(window_start) ORDER BY (window_start, key)"),
+    "clusters": ("clusters_data", "MergeTree() ORDER BY (_airbyte_raw_id)"),
+}
+MART_TOTALS = (
+    "select date, level, round(sum(total_cost), 9), round(sum(idle_cost), 9), count() "
+    "from `{db}_marts`.k8s_expenses_daily group by date, level order by date, level"
+)
+
+
+@pytest.fixture
+def landing(ch_client, ch_database, seeded_landing):
+    """An empty landing database: the seeds' columns, the destination's engines."""
+    name = f"{ch_database}_kubecost"
+    ch_client.command(f"CREATE DATABASE `{name}`")
+    for table, (seed, engine) in TABLES.items():
+        ch_client.command(
+            f"CREATE TABLE `{name}`.`{table}` AS `{seeded_landing}`.`{seed}` ENGINE = {engine}"
+        )
+    yield name
+    ch_client.command(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def _land(ch_client, landing, seeded_landing, extracted_at):
+    for table, (seed, _) in TABLES.items():
+        ch_client.command(
+            f"INSERT INTO `{landing}`.`{table}` SELECT * FROM `{seeded_landing}`.`{seed}` "
+            f"WHERE _airbyte_extracted_at = '{extracted_at}'"
+        )
+
+
+def test_given_a_re_read_that_restated_a_day_when_dbt_runs_again_then_marts_hold_the_new_numbers(
+    dbt, ch_client, ch_database, seeded_landing, landing
+):
+    vars = {"kubecost_database": landing}
+    _land(ch_client, landing, seeded_landing, FIRST_SYNC)
+    dbt(["build"], vars=vars)
+    first = ch_client.query(MART_TOTALS.format(db=ch_database)).result_rows
+
+    # merges stopped: the re-read rows sit beside the old ones, as before any merge
+    ch_client.command(f"SYSTEM STOP MERGES `{landing}`.allocations")
+    _land(ch_client, landing, seeded_landing, RE_READ)
+    duplicated = ch_client.query(
+        f"select count() - uniqExact(window_start, name) from `{landing}`.allocations"
+    ).result_rows[0][0]
+    assert duplicated > 0  # the landing table really holds both extractions of days 2-3
+    dbt(["build"], vars=vars)
+    second = ch_client.query(MART_TOTALS.format(db=ch_database)).result_rows
+
+    # day 1 untouched; day 2 re-read unchanged; day 3 restated: new numbers, same row count
+    def by_day(rows, day):
+        return [r[1:] for r in rows if str(r[0]) == day]
+
+    assert by_day(second, "2026-11-01") == by_day(first, "2026-11-01")
+    assert by_day(second, "2026-11-02") == by_day(first, "2026-11-02")
+    assert by_day(second, "2026-11-03") != by_day(first, "2026-11-03")
+    assert [r[4] for r in second] == [r[4] for r in first]
+
+    # the restatement moved each of the 5 containers' cpu adjustment from -0.02 to +0.04
+    def day3_cluster_total(rows):
+        return next(r[2] for r in rows if str(r[0]) == "2026-11-03" and r[1] == "cluster")
+
+    assert abs(day3_cluster_total(second) - day3_cluster_total(first) - 5 * 0.06) < 1e-9
+    # and the marts now equal the ground truth of the seeds, row for row
+    mismatches = ch_client.query(
+        f"select count() from `{ch_database}_marts`.k8s_expenses_daily as actual "
+        f"full outer join `{seeded_landing}`.expected_expenses as expected "
+        "using (date, cluster, level, resource_key) "
+        "where abs(actual.total_cost - expected.total_cost) > 1e-9 "
+        "or abs(actual.idle_cost - expected.idle_cost) > 1e-9"
+    ).result_rows[0][0]
+    assert mismatches == 0
+    extracted = ch_client.query(
+        f"select date, max(extracted_at) from `{ch_database}_marts`.k8s_costs_daily "
+        "group by date order by date"
+    ).result_rows
+    assert [str(e) for _, e in extracted] == [FIRST_SYNC, RE_READ, RE_READ]
+
+    # an incremental history ends where a full rebuild does
+    snapshot = "select * from `{db}_marts`.{mart} order by all"
+    before = {
+        m: ch_client.query(snapshot.format(db=ch_database, mart=m)).result_rows
+        for m in ("k8s_costs_daily", "k8s_expenses_daily")
+    }
+    dbt(["run", "--full-refresh", "--select", "marts"], vars=vars)
+    for mart, rows in before.items():
+        assert ch_client.query(snapshot.format(db=ch_database, mart=mart)).result_rows == rows
