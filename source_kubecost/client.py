@@ -14,6 +14,7 @@ import logging
 import marshal
 import os
 import random
+import struct
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -34,6 +35,7 @@ TIMEOUT_ATTEMPTS = 2  # a request that times out twice at one size is split inst
 MAX_BACKOFF_SECONDS = 120.0
 CONNECT_TIMEOUT_SECONDS = 15
 _CHUNK = 64 * 1024
+_LENGTH = struct.Struct("<I")
 _LOGIN_HINTS = ("login", "sso", "saml", "oauth", "oidc", "auth")
 
 
@@ -65,7 +67,8 @@ class Spool:
         self.first: Any = None
 
     def write(self, record: Mapping[str, Any]) -> None:
-        marshal.dump(record, self._file)
+        data = marshal.dumps(record)
+        self._file.write(_LENGTH.pack(len(data)) + data)
         if not self.count:
             self.first = record.get("name", record.get("key"))
         self.count += 1
@@ -73,10 +76,10 @@ class Spool:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self._file.seek(0)
-        load, file = marshal.load, self._file
+        loads, read, unpack, size = marshal.loads, self._file.read, _LENGTH.unpack, _LENGTH.size
         try:
             for _ in range(self.count):
-                yield load(file)
+                yield loads(read(unpack(read(size))[0]))
         finally:
             self.close()
 
@@ -84,15 +87,12 @@ class Spool:
         self._file.close()
 
 
-class _ChunkReader(io.RawIOBase):
+class _ChunkReader:
     """A file-like view of `head` followed by the remaining body chunks, for ijson."""
 
     def __init__(self, head: bytes, chunks: Iterator[bytes]):
         self._buffer = head
         self._chunks = chunks
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1) -> bytes:
         if not self._buffer:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
@@ -23,6 +24,12 @@ from source_kubecost.records import AllocationFlattener, flatten_asset
 logger = logging.getLogger("airbyte")
 CURSOR = "window_start"
 _STATE_KEYS = (CURSOR, "start", "window.start", "cursor", "date")
+
+
+@cache
+def schema(name: str) -> Mapping[str, Any]:
+    """The stream's JSON schema; cached because the CDK asks for it once per record."""
+    return ResourceSchemaLoader("source_kubecost").get_schema(name)
 
 
 def iso(day: date) -> str:
@@ -93,7 +100,7 @@ class DayStream(Stream, CheckpointMixin):
         self._state = {CURSOR: iso(day)} if day else {}
 
     def get_json_schema(self) -> Mapping[str, Any]:
-        return ResourceSchemaLoader("source_kubecost").get_schema(self.name)
+        return schema(self.name)
 
     def days(self, sync_mode: SyncMode) -> list[date]:
         today = self.now.date()
@@ -274,7 +281,7 @@ class Clusters(Stream):
         self.client = client
 
     def get_json_schema(self) -> Mapping[str, Any]:
-        return ResourceSchemaLoader("source_kubecost").get_schema(self.name)
+        return schema(self.name)
 
     def read_records(
         self,

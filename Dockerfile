@@ -1,0 +1,24 @@
+# Airbyte's Python connector template (docker-images/Dockerfile.python-connector), vendored
+# because `airbyte-cdk image build` downloads it from GitHub at build time.
+ARG BASE_IMAGE=docker.io/airbyte/python-connector-base:4.0.0
+
+FROM ${BASE_IMAGE} AS builder
+WORKDIR /airbyte/integration_code
+COPY pyproject.toml README.md main.py ./
+COPY requirements/connector.lock.txt ./requirements/connector.lock.txt
+COPY source_kubecost ./source_kubecost
+RUN pip install --no-cache-dir uv \
+    && python -m uv pip install --system --no-cache-dir -r requirements/connector.lock.txt \
+    && python -m uv pip install --system --no-cache-dir --no-deps .
+
+FROM ${BASE_IMAGE}
+ARG CONNECTOR_NAME=source-kubecost
+COPY --from=builder /usr/local /usr/local
+RUN printf '#!/bin/sh\nset -e\nexec %s "$@"\n' "${CONNECTOR_NAME}" > /entrypoint.sh \
+    && chmod +x /entrypoint.sh
+WORKDIR /airbyte/integration_code
+USER airbyte
+ENV AIRBYTE_ENTRYPOINT="/entrypoint.sh"
+ENTRYPOINT ["/entrypoint.sh"]
+LABEL io.airbyte.name=airbyte/source-kubecost
+LABEL io.airbyte.version=0.1.0
