@@ -1,0 +1,185 @@
+"""`kubecost-pipeline demo`: the whole chain on a laptop, with nothing to install.
+
+Starts the Kubecost simulator on 127.0.0.1, syncs a fortnight of a multi-cluster fleet into
+embedded ClickHouse (chDB), builds the dbt project, projects the marts into CloudTuner's
+stores where they are reachable (the local MariaDB; MongoDB when
+KUBECOST_PIPELINE__MONGODB__URI is set; otherwise a dry-run plan), and prints what a person
+wants to see: cost by cluster, top namespaces, idle share, the reconciliation verdict and
+how to query the marts next.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import ExitStack
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from kubecost_pipeline.chain import PipelineConfig, StepFailed, run_chain
+from kubecost_pipeline.progress import Progress
+
+DEMO_CLICKHOUSE_DIR = ".kubecost-pipeline/demo/chdb"
+DEMO_MYSQL_DATABASE = "kubecost_demo_cloudtuner"
+MYSQL_URL = os.environ.get("KUBECOST_PIPELINE__DEMO__MYSQL_URL", "mysql://root@127.0.0.1:3306")
+
+
+def run_demo(
+    days: int = 14,
+    clusters: int = 3,
+    seed: int = 7,
+    workdir: Path = Path(".kubecost-pipeline/demo"),
+    progress: Progress | None = None,
+) -> int:
+    from kubecost_pipeline.simulator import Fleet, FleetSpec, SimulatorServer
+
+    progress = progress or Progress.for_stream()
+    chdb_dir = (workdir / "chdb").resolve()
+    shutil.rmtree(chdb_dir, ignore_errors=True)  # a demo starts from nothing, every time
+    chdb_dir.parent.mkdir(parents=True, exist_ok=True)
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=days)
+    fleet = Fleet(FleetSpec(seed=seed, clusters=clusters, start=start, days=days + 1))
+    with SimulatorServer(fleet, flavour="kubecost2") as server:
+        progress.step(
+            "demo", f"Kubecost simulator serving {clusters} clusters", url=server.base_url
+        )
+        config = PipelineConfig(
+            path=None,
+            source={"url": server.base_url, "start_date": start.isoformat()},
+            clickhouse_url=f"chdb://{chdb_dir}",
+        )
+        try:
+            run_chain(config, frozenset({"project"}), progress=progress)
+            projection = _project(config, fleet_clusters(fleet), progress)
+        except StepFailed as exc:
+            print(f"kubecost-pipeline demo: {exc}")
+            return 1
+    print(report(config, start, today, projection))
+    return 0
+
+
+def fleet_clusters(fleet: Any) -> list[str]:
+    return sorted({a.cluster for a in fleet.allocations(fleet.spec.start)})
+
+
+def _project(config: PipelineConfig, clusters: list[str], progress: Progress) -> Any:
+    """Into the local MariaDB when reachable, MongoDB when configured, else a dry run."""
+    from kubecost_pipeline import post_sync
+    from kubecost_pipeline.post_sync import sandbox
+
+    mysql = _demo_mysql()
+    if mysql is None:
+        progress.step("project", "MariaDB not reachable: skipping the CloudTuner projection")
+        return None
+    with mysql:
+        sandbox.create_mysql_tables(mysql, k8s_types_migration=True)
+        organization = sandbox.seed_organization(mysql, accounts=len(clusters))
+        mysql.commit()
+    accounts = dict(zip(clusters, organization.account_ids, strict=True))
+    mongodb_uri = os.environ.get("KUBECOST_PIPELINE__MONGODB__URI", "")
+    overrides: dict[str, Any] = {
+        "mysql_url": f"{MYSQL_URL}/{DEMO_MYSQL_DATABASE}",
+        "cluster_accounts": accounts,
+        "expenses_database": "cloudtuner",
+    }
+    if mongodb_uri:
+        overrides["mongodb_uri"] = mongodb_uri
+        return run_chain(
+            config, frozenset({"sync", "dbt"}), progress=progress, hook_overrides=overrides
+        )["project"]
+    progress.step("project", "no MongoDB configured: planning the projection (dry run)")
+    hook_config = post_sync.load_config(
+        None,
+        overrides={
+            "marts_url": config.clickhouse_url,
+            "marts_database": config.marts,
+            "mongodb_uri": "mongodb://in-memory-demo",
+            **overrides,
+        },
+    )
+    # An empty in-memory MongoDB stands in for CloudTuner's: the plan is the first run's.
+    with ExitStack() as stack:
+        stores = post_sync.open_stores(hook_config, stack)
+        stores = replace(stores, mongo=sandbox.mongomock_client())
+        return post_sync.project(hook_config, dry_run=True, stores=stores)
+
+
+def _demo_mysql() -> Any:
+    """A fresh demo database on the local MariaDB, or None when it is not reachable."""
+    import pymysql
+
+    try:
+        conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", connect_timeout=3)
+    except pymysql.err.OperationalError:
+        return None
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{DEMO_MYSQL_DATABASE}`")
+        cur.execute(f"CREATE DATABASE `{DEMO_MYSQL_DATABASE}`")
+        cur.execute(f"USE `{DEMO_MYSQL_DATABASE}`")
+    return conn
+
+
+def report(config: PipelineConfig, start: date, today: date, projection: Any) -> str:
+    """What the demo shows a person at the end."""
+    from kubecost_pipeline.landing.destination import connect
+
+    marts = config.marts
+    client = connect(config.clickhouse_url)
+    try:
+        clusters = client.query(
+            "select cluster, sum(total_cost), sum(idle_cost), sum(total_cost_with_idle) "
+            "from {db:Identifier}.k8s_expenses_daily where level = 'cluster' "
+            "group by cluster order by cluster",
+            parameters={"db": marts},
+        ).result_rows
+        namespaces = client.query(
+            "select cluster, resource_key, sum(total_cost) as cost "
+            "from {db:Identifier}.k8s_expenses_daily where level = 'namespace' "
+            "group by cluster, resource_key order by cost desc limit 5",
+            parameters={"db": marts},
+        ).result_rows
+        days, worst = client.query(
+            "select uniqExact(date), max(greatest(abs(namespaces_minus_allocated), "
+            "abs(pods_minus_namespaces), abs(compute_plus_idle_minus_node_assets))) "
+            "from {db:Identifier}.k8s_reconciliation_daily",
+            parameters={"db": marts},
+        ).result_rows[0]
+    finally:
+        client.close()
+    allocated = sum(row[1] for row in clusters)
+    idle = sum(row[2] for row in clusters)
+    lines = [
+        "",
+        f"Kubernetes costs {start} .. {today - timedelta(days=1)} ({days} days, "
+        f"{len(clusters)} clusters)",
+        "",
+        f"{'cluster':<24}{'allocated':>14}{'idle':>14}{'with idle':>14}",
+    ]
+    lines += [f"{c:<24}{a:>14,.2f}{i:>14,.2f}{t:>14,.2f}" for c, a, i, t in clusters]
+    lines += [
+        f"{'total':<24}{allocated:>14,.2f}{idle:>14,.2f}{allocated + idle:>14,.2f}",
+        "",
+        f"Idle share: {idle / (allocated + idle):.1%} of node cost is not requested by any pod.",
+        "",
+        "Top namespaces:",
+    ]
+    lines += [f"  {c}/{ns:<30}{cost:>14,.2f}" for c, ns, cost in namespaces]
+    verdict = "PASS" if worst is not None and worst <= 1e-6 else "FAIL"
+    lines += [
+        "",
+        f"Reconciliation: {verdict}: pods = namespaces = cluster allocated, and allocated "
+        f"+ idle = node asset cost, every day and cluster (largest gap {worst or 0:.2g}).",
+    ]
+    if projection is not None:
+        lines += ["", projection.summary()]
+    lines += [
+        "",
+        "Query the marts next (embedded ClickHouse, see docs/analyst-queries.md):",
+        f'  .venv/bin/kubecost-pipeline sql "select date, resource_key, total_cost from '
+        f"{marts}.k8s_expenses_daily where level = 'namespace' order by date, total_cost "
+        'desc limit 20"',
+    ]
+    return "\n".join(lines)
