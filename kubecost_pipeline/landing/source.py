@@ -70,7 +70,9 @@ class Source:
         """Yield the JSON messages of one verb; sets `returncode` when the process ends."""
         self.returncode = None
         try:
-            process = subprocess.Popen([*self.command, *args], stdout=subprocess.PIPE)
+            process = subprocess.Popen(
+                [*self.command, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
+            )
         except OSError as error:
             raise SourceError(
                 f"Cannot start the source {self.command[0]!r}: {error}. "

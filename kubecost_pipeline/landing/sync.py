@@ -20,7 +20,7 @@ from kubecost_pipeline.landing.destination import (
     redact,
 )
 from kubecost_pipeline.landing.errors import CatalogError, RecordError, SourceError
-from kubecost_pipeline.landing.schema import TableSchema, table_schema
+from kubecost_pipeline.landing.schema import TableSchema, compatible_name, table_schema
 from kubecost_pipeline.landing.source import Source, default_command, log_message, trace_error
 
 logger = logging.getLogger(__name__)
@@ -117,6 +117,7 @@ def sync(
     """
     started = time.monotonic()
     url = clickhouse_url or settings.default_clickhouse_url()
+    database = compatible_name(database)  # as the destination names its database
     logger.info("Landing into %s, database %s", redact(url), database)
     client = connect(url)
     try:
