@@ -1,13 +1,14 @@
 """Mart row -> MongoDB `resources` document, as OptScale stores one (pure functions).
 
-A document has three parts: fields the hook owns and `$set`s on every run (`owned`), seen
-times that only widen (`$min`/`$max`), and fields set once at insert (`$setOnInsert`).
+A document has three parts: fields the hook owns and `$set`s when they change (`owned`), seen
+times that only widen (`$min`/`$max`), and fields set once at insert (`$setOnInsert`). Of a
+stored document the hook keeps only a fingerprint per field, so it can send just the changed
+fields without holding 100k documents in memory.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ OWNED_FIELDS = (
 )
 OWNED_META = ("source", "costs", "efficiency", "kubernetes", "rightsizing")
 SEEN_FIELDS = ("first_seen", "last_seen", "_first_seen_date", "_last_seen_date")
+# The compared fields, in one fixed order (`meta.<key>` paths for the owned meta keys).
+VIEW = (*OWNED_FIELDS, *(f"meta.{k}" for k in OWNED_META), *SEEN_FIELDS)
+SEEN_AT = len(VIEW) - len(SEEN_FIELDS)
 # What the hook reads back from Mongo: enough to compare and to widen the seen times.
 PROJECTION = {
     "_id": 1,
@@ -69,7 +73,7 @@ class Existing:
     """The part of a stored document the hook remembers (small: ~100k of these fit easily)."""
 
     id: str
-    digest: bytes
+    fingerprint: tuple[int, ...]  # one per `VIEW` field
     first_seen: int | None
     last_seen: int | None
     active: bool
@@ -174,62 +178,53 @@ def desired_document(row: Sequence[Any], horizon: date, now: int, cluster: str) 
     )
 
 
-def stored_view(doc: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
-    """The owned fields of a stored document, keyed like `Desired.owned`, and its `active`."""
-    meta = doc.get("meta") or {}
-    view = {f: doc.get(f) for f in OWNED_FIELDS}
-    view.update({f"meta.{k}": meta.get(k) for k in OWNED_META})
-    view.update({f: doc.get(f) for f in SEEN_FIELDS})
-    return view, doc.get("active") is True
-
-
-def desired_view(desired: Desired, existing: Existing | None) -> dict[str, Any]:
-    first, last = desired.widened(existing)
-    return {
-        **desired.owned,
-        "first_seen": first,
-        "last_seen": last,
-        "_first_seen_date": day_start(first),
-        "_last_seen_date": day_start(last),
-    }
-
-
-def digest(view: Mapping[str, Any]) -> bytes:
-    """A fingerprint of a view: equal views, equal digests (floats round-trip through BSON)."""
-    text = json.dumps(view, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+def fingerprint(values: Sequence[Any]) -> tuple[int, ...]:
+    """Per-field hashes of `repr`: equal values (as BSON returns what the hook wrote), equal
+    hashes. A value another writer reordered hashes differently and is simply rewritten."""
+    return tuple(hash(repr(v)) for v in values)
 
 
 def remember(doc: Mapping[str, Any]) -> Existing:
-    view, active = stored_view(doc)
+    meta = doc.get("meta") or {}
+    values = [doc.get(f) for f in OWNED_FIELDS]
+    values += [meta.get(k) for k in OWNED_META]
+    values += [doc.get(f) for f in SEEN_FIELDS]
     return Existing(
         id=doc["_id"],
-        digest=digest(view),
+        fingerprint=fingerprint(values),
         first_seen=doc.get("first_seen"),
         last_seen=doc.get("last_seen"),
-        active=active,
+        active=doc.get("active") is True,
     )
 
 
-def update_for(desired: Desired, existing: Existing | None, on_insert: Mapping[str, Any]) -> dict:
-    """The Mongo update document: `$set` owned, widen seen times, `active` true or unset."""
+def update_for(
+    desired: Desired, existing: Existing | None, on_insert: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The Mongo update that makes the stored document `desired`; None when it already is.
+
+    Changed owned fields are `$set`, seen times widen with `$min`/`$max`, `active` is set
+    true or unset (never false), and a new document gets `on_insert` via `$setOnInsert`.
+    """
     first, last = desired.widened(existing)
-    update: dict[str, Any] = {
-        "$set": dict(desired.owned),
-        "$min": {"first_seen": first, "_first_seen_date": day_start(first)},
-        "$max": {"last_seen": last, "_last_seen_date": day_start(last)},
-    }
-    if desired.active:
-        update["$set"]["active"] = True
-    elif existing is not None and existing.active:
+    values = [desired.owned[k] for k in VIEW[:SEEN_AT]]
+    values += [first, last, day_start(first), day_start(last)]
+    if existing is None:
+        changed = list(range(len(VIEW)))
+    else:
+        changed = [i for i, (h, v) in enumerate(zip(existing.fingerprint, values, strict=True))
+                   if h != hash(repr(v))]  # fmt: skip
+    update: dict[str, Any] = {}
+    owned = {VIEW[i]: values[i] for i in changed if i < SEEN_AT}
+    if desired.active and (existing is None or not existing.active):
+        owned["active"] = True
+    if owned:
+        update["$set"] = owned
+    if any(i >= SEEN_AT for i in changed):
+        update["$min"] = {"first_seen": first, "_first_seen_date": day_start(first)}
+        update["$max"] = {"last_seen": last, "_last_seen_date": day_start(last)}
+    if not desired.active and existing is not None and existing.active:
         update["$unset"] = {"active": ""}
     if existing is None:
         update["$setOnInsert"] = dict(on_insert)
-    return update
-
-
-def needs_update(desired: Desired, existing: Existing) -> bool:
-    return (
-        digest(desired_view(desired, existing)) != existing.digest
-        or desired.active != existing.active
-    )
+    return update or None

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from kubecost_pipeline.post_sync import settings
-from kubecost_pipeline.post_sync.documents import cloud_resource_id, midnight_ts
+from kubecost_pipeline.post_sync.documents import midnight_ts
 from kubecost_pipeline.post_sync.errors import StoreError
 from kubecost_pipeline.post_sync.marts import Marts
 from kubecost_pipeline.post_sync.stats import Stats
@@ -138,12 +138,12 @@ class Expenses:
         rows: Iterable[Sequence[Any]], ids: Mapping[str, str]
     ) -> Iterator[tuple[tuple[str, int], float]]:
         missing = 0
-        for level, key, day, cost in rows:
-            resource_id = ids.get(cloud_resource_id(level, key))
+        for crid, day, cost in rows:
+            resource_id = ids.get(crid)
             if resource_id is None:
                 missing += 1
-                continue
-            yield (resource_id, midnight_ts(day)), float(cost)
+            else:
+                yield (resource_id, day), cost
         if missing:
             logger.warning("%d expense rows have no k8s_resources row; skipped", missing)
 
@@ -169,20 +169,20 @@ class Expenses:
         """Pairs first, then single +1 rows: an even prefix keeps each pair in one block."""
         singles: list[Row] = []
         for key in desired.keys() | existing.keys():
-            resource_id, day = key
             new, old = desired.get(key, 0.0), existing.get(key)
+            if old is not None and old[1] != 0 and abs(old[0] - new) <= settings.COST_TOLERANCE:
+                plan.unchanged += 1  # the common case, checked before the general rule
+                continue
             rows = correction(new, old)
-            if not rows:
-                plan.unchanged += key in desired
-            elif len(rows) == 1:
+            if len(rows) == 1:
                 plan.new_days += 1
-                singles.append((account_id, resource_id, day, *rows[0]))
-            else:
+                singles.append((account_id, *key, *rows[0]))
+            elif rows:
                 plan.corrections += 1
                 if len(plan.samples) < 5:
-                    plan.samples.append(f"{resource_id} {_day(day)}: {old} -> {new}")
+                    plan.samples.append(f"{key[0]} {_day(key[1])}: {old[0]} -> {new}")  # type: ignore[index]
                 for cost, sign in rows:
-                    yield account_id, resource_id, day, cost, sign
+                    yield account_id, *key, cost, sign
             plan.rows += len(rows)
         yield from singles
 

@@ -69,8 +69,8 @@ class ProjectionResult:
                 f"{r.deactivations} deactivations, {r.unchanged} unchanged",
                 f"  ClickHouse expenses: {e.new_days} new days, {e.corrections} corrections "
                 f"(-1/+1 pairs), {e.unchanged} unchanged; {verb} {e.rows} rows",
-                f"  MySQL discovery_info: {len(a.discovery_inserted)} rows to create "
-                f"{a.discovery_inserted}, last_discovery_at for {a.discovery_types}",
+                f"  MySQL discovery_info: {verb} {len(a.discovery_inserted)} new rows "
+                f"{a.discovery_inserted}; last_discovery_at for {a.discovery_types}",
             ]
             lines += [f"    {kind}: {', '.join(ids)}" for kind, ids in r.samples.items()]
             lines += [f"    correction {s}" for s in e.samples]

@@ -87,6 +87,9 @@ class Resources:
         seen: set[str] = set()
         pending: list[tuple[Any, bool]] = []  # (operation, is an insert)
         for d in desired:
+            if d.cloud_resource_id in seen:
+                logger.warning("k8s_resources repeats %s; kept the first row", d.cloud_resource_id)
+                continue
             seen.add(d.cloud_resource_id)
             old = existing.get(d.cloud_resource_id)
             if old is None:
@@ -94,9 +97,9 @@ class Resources:
                 ids[d.cloud_resource_id] = new_id
                 plan.note("inserts", d.cloud_resource_id)
                 pending.append((self._upsert(d, {"_id": new_id, **on_insert}), True))
-            elif documents.needs_update(d, old):
+            elif (update := documents.update_for(d, old, {})) is not None:
                 plan.note("updates", d.cloud_resource_id)
-                pending.append((self._update(old.id, documents.update_for(d, old, {})), False))
+                pending.append((self._update(old.id, update), False))
             else:
                 plan.note("unchanged", d.cloud_resource_id)
             if len(pending) >= self.batch_size:
@@ -115,7 +118,7 @@ class Resources:
 
         key = {"cloud_resource_id": d.cloud_resource_id, "cloud_account_id": self.account_id}
         return UpdateOne(
-            {**key, "deleted_at": 0}, documents.update_for(d, None, on_insert), upsert=True
+            {**key, "deleted_at": 0}, documents.update_for(d, None, on_insert) or {}, upsert=True
         )
 
     def _update(self, doc_id: str, update: dict[str, Any]) -> Any:

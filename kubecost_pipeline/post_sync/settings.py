@@ -29,7 +29,7 @@ DEFAULT_EXPENSES_DATABASE = "default"
 RESOURCES_COLLECTION = "resources"
 
 DEFAULT_BATCH_SIZE = 2_000  # Mongo operations per bulk_write
-DEFAULT_CHUNK_ROWS = 400_000  # expense rows per read/diff/insert chunk (bounds memory)
+DEFAULT_CHUNK_ROWS = 250_000  # expense rows per read/diff/insert chunk (bounds memory)
 MONGO_CURSOR_BATCH = 10_000  # documents per Mongo getMore
 LOCK_PREFIX = "kubecost-hook:"  # + cloud account id; MySQL lock names are at most 64 chars
 LAST_ERROR_MAX = 255  # discovery_info.last_error, as OptScale's worker truncates it
@@ -109,8 +109,9 @@ WHERE cluster = {cluster:String} AND level IN {levels:Array(String)}
 GROUP BY date
 ORDER BY date
 """
+# A Date is days since 1970-01-01, so date * 86400 is its UTC midnight in unix seconds.
 EXPENSE_ROWS_SQL = """
-SELECT level, resource_key, date, sum(total_cost)
+SELECT concat(level, ':', resource_key), toUInt32(date) * 86400, sum(total_cost)
 FROM {db:Identifier}.k8s_expenses_daily
 WHERE cluster = {cluster:String} AND level IN {levels:Array(String)}
   AND date BETWEEN {lo:Date} AND {hi:Date}

@@ -12,6 +12,7 @@ from kubecost_pipeline.post_sync.expenses import correction, day_chunks
 
 NOW = 1_793_000_000
 HORIZON = date(2026, 10, 3)
+UNKNOWN = (0,) * len(documents.VIEW)  # a stored document whose every field differs
 
 
 def row(**values: object) -> tuple:
@@ -82,20 +83,22 @@ def test_tag_keys_decode_like_optscale_format_resource() -> None:
 
 def test_seen_times_only_widen() -> None:
     d = documents.desired_document(row(), HORIZON, NOW, "prod")
-    stored = documents.Existing("id", b"", first_seen=1, last_seen=NOW + 99, active=True)
+    stored = documents.Existing("id", UNKNOWN, first_seen=1, last_seen=NOW + 99, active=True)
 
     assert d.widened(stored) == (1, NOW + 99)
     update = documents.update_for(d, stored, {})
+    assert update is not None
     assert update["$min"]["_first_seen_date"] == datetime(1970, 1, 1)
     assert "$setOnInsert" not in update
 
 
 def test_a_gone_resource_gets_active_unset_never_false() -> None:
     d = documents.desired_document(row(last_seen_date=date(2026, 10, 1)), HORIZON, NOW, "prod")
-    stored = documents.Existing("id", b"", first_seen=1, last_seen=2, active=True)
+    stored = documents.Existing("id", UNKNOWN, first_seen=1, last_seen=2, active=True)
 
     update = documents.update_for(d, stored, {})
 
+    assert update is not None
     assert update["$unset"] == {"active": ""} and "active" not in update["$set"]
 
 
@@ -125,3 +128,24 @@ def test_day_chunks_tile_the_range_and_bound_rows() -> None:
         (date(2026, 10, 6), date(2026, 10, 6)),
     ]
     assert day_chunks([], 8) == []
+
+
+def test_an_unchanged_document_needs_no_update_and_a_changed_one_sends_only_its_changes() -> None:
+    d = documents.desired_document(row(), HORIZON, NOW, "prod")
+    first, last = d.widened(None)
+    stored = {
+        "_id": "id",
+        "active": True,
+        **{k: v for k, v in d.owned.items() if not k.startswith("meta.")},
+        "meta": {k.removeprefix("meta."): v for k, v in d.owned.items() if k.startswith("meta.")},
+        "first_seen": first,
+        "last_seen": last,
+        "_first_seen_date": documents.day_start(first),
+        "_last_seen_date": documents.day_start(last),
+    }
+
+    assert documents.update_for(d, documents.remember(stored), {}) is None
+    stored["total_cost"] = 99.0
+    assert documents.update_for(d, documents.remember(stored), {}) == {
+        "$set": {"total_cost": d.owned["total_cost"]}
+    }

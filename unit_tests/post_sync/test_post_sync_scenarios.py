@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,6 +27,10 @@ from kubecost_pipeline.post_sync.discovery import connect
 DAY = 86_400
 START = date(2026, 10, 1)
 NOW = 1_793_000_000  # 2026-10-26 08:53:20 UTC: the frozen start of a run
+
+
+def ts(naive_utc: datetime) -> int:
+    return int(naive_utc.replace(tzinfo=UTC).timestamp())
 
 
 def fetch(conn: Any, sql: str, *args: Any) -> list[tuple]:
@@ -58,7 +62,7 @@ def optscale_expenses(ch: Any, db: str, account: str, resources: Any, day: date)
         "SELECT resource_id, SUM(cost * sign) FROM {db:Identifier}.expenses "
         "WHERE cloud_account_id = {a:String} AND date = toDateTime({d:UInt32}) "
         "AND resource_id IN {ids:Array(String)} GROUP BY resource_id HAVING SUM(sign) > 0",
-        parameters={"db": db, "a": account, "d": int(start.timestamp()) + 0, "ids": list(by_id)},
+        parameters={"db": db, "a": account, "d": ts(start), "ids": list(by_id)},
     ).result_rows
     return {by_id[rid]: cost for rid, cost in rows}
 
@@ -103,7 +107,7 @@ def run(make_config: Any, stores: Stores, marts_db: str, ch_client: Any) -> Any:
             sandbox.write_marts(ch_client, marts_db, marts)
         return project(
             make_config(**config),
-            stores=config.pop("stores", stores) if False else stores,
+            stores=stores,
             create_expenses_table=True,
             now=now,
         )
@@ -138,20 +142,15 @@ class TestFirstRun:
             "prod-eu", "ns-1", "prod-eu-node-1", "svc-1",
         )  # fmt: skip
         assert pod["tags"] == {"YXBw": "app-1", "YXBwLmt1YmVybmV0ZXMuaW8vcGFydC1vZg==": "ns-1"}
-        assert (
-            pod["first_seen"] == int(datetime(2026, 10, 1, 8).timestamp())
-            and pod["last_seen"] == NOW
-        )
+        assert pod["first_seen"] == ts(datetime(2026, 10, 1, 8)) and pod["last_seen"] == NOW
         assert pod["_first_seen_date"] == datetime(2026, 10, 1)
-        assert pod["_last_seen_date"] == datetime.utcfromtimestamp(NOW).replace(
-            hour=0, minute=0, second=0
-        )
+        assert pod["_last_seen_date"] == datetime(2026, 10, 26)  # NOW's UTC day
         assert (pod["created_at"], pod["deleted_at"], pod["active"]) == (NOW, 0, True)
         assert (pod["pool_id"], pod["employee_id"]) == (org.pool_id, org.employee_id)
         assert "organization_id" not in pod
         assert pod["total_cost"] == pytest.approx(3 * 0.0237)
         assert pod["last_expense"] == {
-            "date": int(datetime(2026, 10, 3).timestamp()),
+            "date": ts(datetime(2026, 10, 3)),
             "cost": 0.0237,
         }
         assert pod["meta"]["costs"]["cpu"] == pytest.approx(3 * 0.0237 * 0.6)
@@ -223,6 +222,29 @@ class TestRerun:
         assert [r[2] for r in after["discovery"]] == [NOW + 3600]
 
 
+class TestTotals:
+    def test_given_restatements_then_each_pod_total_cost_equals_its_expense_rows(
+        self, run: Any, resources: Any, ch_client: Any, expenses_db: str
+    ) -> None:
+        marts = clusters()
+        run(marts)
+        marts[0].overrides[(marts[0].pods[4].key, START)] = 0.75
+        marts[0].pods[5].days.pop()
+        run(marts)
+
+        sums = dict(
+            ch_client.query(
+                "SELECT resource_id, SUM(cost * sign) FROM {db:Identifier}.expenses "
+                "GROUP BY resource_id HAVING SUM(sign) > 0",
+                parameters={"db": expenses_db},
+            ).result_rows
+        )
+        pods = list(resources.find({"resource_type": "K8s Pod"}))
+        assert len(pods) == 6
+        for pod in pods:
+            assert pod["total_cost"] == pytest.approx(sums[pod["_id"]]), pod["cloud_resource_id"]
+
+
 class TestRestatedDays:
     def test_given_a_restated_day_then_a_minus_one_and_plus_one_pair_corrects_it(
         self, run: Any, ch_client: Any, expenses_db: str, resources: Any, org: Any
@@ -246,7 +268,7 @@ class TestRestatedDays:
             parameters={
                 "db": expenses_db,
                 "r": doc["_id"],
-                "d": int(datetime(2026, 10, 2).timestamp()),
+                "d": ts(datetime(2026, 10, 2)),
             },
         ).result_rows
         assert pairs == [(pod.cost, -1), (pod.cost, 1), (1.25, 1)]  # first run, then the pair
@@ -400,7 +422,91 @@ class FlakyExpenses:
         raise ConnectionError("ClickHouse went away (injected)")
 
 
+class FlakyMongo:
+    """A Mongo client whose bulk writes fail."""
+
+    def __init__(self, client: Any):
+        self.client = client
+
+    def __getitem__(self, db: str) -> Any:
+        return {"resources": FlakyCollection(self.client[db]["resources"])}
+
+
+class FlakyCollection:
+    def __init__(self, collection: Any):
+        self.collection = collection
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.collection, name)
+
+    def bulk_write(self, *args: Any, **kwargs: Any) -> None:
+        raise TimeoutError("mongo primary stepped down (injected)")
+
+
 class TestFailures:
+    def test_given_mongo_failing_then_recorded_for_that_account_and_the_next_account_still_runs(
+        self,
+        make_config: Any,
+        stores: Stores,
+        mysql: Any,
+        ch_client: Any,
+        expenses_db: str,
+        marts_db: str,
+        org: Any,
+        resources: Any,
+    ) -> None:
+        dev = sandbox.synthetic_cluster("dev", START, 2, 3, nodes=1, namespaces=1)
+        sandbox.write_marts(ch_client, marts_db, [*clusters(), dev])
+        project(make_config(), stores=stores, create_expenses_table=True, now=NOW)
+        sandbox.write_marts(ch_client, marts_db, [*clusters(days=4), dev])
+        flaky = dataclasses.replace(stores, mongo=FlakyMongo(stores.mongo))
+        flaky_dev = make_config(cluster_accounts={"prod-eu": org.account_ids[0]})
+
+        with pytest.raises(ProjectionFailed) as failed:
+            project(flaky_dev, stores=flaky, now=NOW + DAY)
+
+        assert str(failed.value).startswith(
+            f"MongoDB resources failed for cloud account {org.account_ids[0]}: TimeoutError"
+        )
+        rows = fetch(
+            mysql,
+            "SELECT cloud_account_id, last_discovery_at, last_error FROM discovery_info ORDER BY 1",
+        )
+        errors = {account: (at, error) for account, at, error in rows}
+        assert errors[org.account_ids[0]][0] == NOW
+        assert "primary stepped down" in errors[org.account_ids[0]][1]
+        assert errors[org.account_ids[1]] == (NOW, None)  # the other account: untouched
+        # nothing was half-written to expenses: the new day waits for its documents
+        days = ch_client.query(
+            "SELECT count(DISTINCT date) FROM {db:Identifier}.expenses",
+            parameters={"db": expenses_db},
+        ).result_rows[0][0]
+        assert days == 3
+
+    def test_given_two_accounts_and_one_failing_then_the_other_is_projected(
+        self,
+        make_config: Any,
+        stores: Stores,
+        ch_client: Any,
+        marts_db: str,
+        org: Any,
+        resources: Any,
+        mysql: Any,
+    ) -> None:
+        dev = sandbox.synthetic_cluster("dev", START, 2, 3, nodes=1, namespaces=1)
+        sandbox.write_marts(ch_client, marts_db, [*clusters(), dev])
+        holder = connect(make_config().mysql_url)
+        fetch(holder, "SELECT GET_LOCK(%s, 0)", f"kubecost-hook:{org.account_ids[0]}")
+
+        with pytest.raises(ProjectionFailed) as failed:
+            project(make_config(), stores=stores, create_expenses_table=True, now=NOW)
+
+        holder.close()
+        assert [type(e) for e in failed.value.errors] == [LockBusyError]
+        assert [a.cluster for a in failed.value.result.accounts] == ["dev"]
+        assert resources.count_documents({"cloud_account_id": org.account_ids[1]}) == 6
+        assert resources.count_documents({"cloud_account_id": org.account_ids[0]}) == 0
+
     def test_given_expenses_failing_then_the_error_names_the_store_and_is_recorded(
         self,
         run: Any,
