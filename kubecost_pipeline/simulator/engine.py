@@ -45,6 +45,7 @@ LABEL_ALIASES = {
     "team": "team",
 }
 CONTAINER_KEY = ("cluster", "node", "namespace", "pod", "container")
+UNIQUE_KEY = {"cluster", "namespace", "pod", "container"}  # one container per day
 RESOURCES = (
     (CPU, CPU_IDLE, CPU_HOURS, 0),
     (RAM, RAM_IDLE, RAM_HOURS, 1),
@@ -209,14 +210,28 @@ class SpanRows:
                 a.v[SHARED] += tenancy[a.props["cluster"]].take(pre)
             yield a
 
+    def _cached_totals(self) -> _Totals:
+        """Pass 1 (and the shared-namespace pass), remembered per day piece and sharing
+        options: reading a day at several granularities costs one pass each after the first."""
+        q = self.q
+        key = (self.span, q.idle_by_node, q.share_idle, q.share_tenancy, q.share_namespaces)
+        cache = self.fleet.totals_cache
+        t = cache.get(key)
+        if t is None:
+            t = self._totals()
+            if q.share_namespaces:
+                for a in self._shared(t):
+                    if a.props["namespace"] in q.share_namespaces:
+                        t.shared_ns_total[a.props["cluster"]] += total_ticks(a.v)
+            while len(cache) >= 32:
+                cache.pop(next(iter(cache)))
+            cache[key] = t
+        return t
+
     def __iter__(self) -> Iterator[Allocation]:
         q = self.q
         needs_totals = q.share_idle or q.share_tenancy or q.share_namespaces or q.idle
-        t = self._totals() if needs_totals else None
-        if q.share_namespaces and t is not None:
-            for a in self._shared(t):
-                if a.props["namespace"] in q.share_namespaces:
-                    t.shared_ns_total[a.props["cluster"]] += total_ticks(a.v)
+        t = self._cached_totals() if needs_totals else None
         rows: Iterable[Allocation] = self._shared(t) if t is not None else self.fleet.raw(self.span)
         ns_spread = (
             {c: _Spread(t.shared_ns_total[c], t.kept_weight[c]) for c in t.shared_ns_total}
@@ -334,8 +349,9 @@ def aggregate(pairs: Iterable[tuple[str, Allocation]]) -> dict[str, Allocation]:
 
 
 def is_streamable(q: AllocationQuery, start: datetime, end: datetime) -> bool:
-    """Container-key sets within one UTC day: names are unique, rows can go out one by one."""
-    if q.aggregate not in (None, CONTAINER_KEY):
+    """Sets within one UTC day whose names hold cluster, namespace, pod and container: every
+    row has its own name, so rows can go out one by one."""
+    if q.aggregate is not None and not set(q.aggregate) >= UNIQUE_KEY:
         return False
     last = (end - timedelta(microseconds=1)).astimezone(UTC).date()
     return start.astimezone(UTC).date() == last

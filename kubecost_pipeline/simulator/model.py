@@ -64,13 +64,12 @@ _M64 = (1 << 64) - 1
 
 
 def _mix(*parts: int) -> int:
-    """splitmix64 over the parts: a fast, well-spread 64-bit hash of a tuple of ints."""
-    h = 0x9E3779B97F4A7C15
-    for p in parts:
-        h = ((h ^ (p & _M64)) * 0xBF58476D1CE4E5B9) & _M64
-        h = ((h ^ (h >> 31)) * 0x94D049BB133111EB) & _M64
-        h ^= h >> 29
-    return h
+    """A well-spread 64-bit hash of a tuple of ints: CPython's tuple hash (deterministic for
+    ints, unlike str) finished with the splitmix64 mixer."""
+    h = hash(parts) & _M64
+    h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & _M64
+    return h ^ (h >> 31)
 
 
 def _u(*parts: int) -> float:
@@ -744,6 +743,7 @@ class Fleet:
         self.structure = Structure(self.spec)
         self.now = now
         self._revisions: dict[date, int] = {}
+        self.totals_cache: dict = {}  # engine's per-span pass-1 sums (see engine.SpanRows)
 
     # -- clock and restatement --
 

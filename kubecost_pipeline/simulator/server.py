@@ -590,6 +590,7 @@ class _Handler(BaseHTTPRequestHandler):
             "share_tenancy": sim.flavour.tenancy and _bool(query, "shareTenancyCosts", True),
             "share_namespaces": tuple(n for n in query.get("shareNamespaces", "").split(",") if n),
             "idle_by_node": _bool(query, "idleByNode", False),
+            "reconcile": sim.flavour.name != "opencost" and _bool(query, "reconcile", True),
         }
         days = [start.date() + timedelta(days=i) for i in range((end - start).days)]
         by_day = query.get("step") == "1d"

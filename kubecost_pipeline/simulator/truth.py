@@ -62,8 +62,15 @@ def truth(
     share_tenancy: bool = True,
     share_namespaces: tuple[str, ...] = (),
     idle_by_node: bool = False,
+    reconcile: bool = True,
 ) -> dict[tuple[str, ...], float]:
-    """Total cost per key over the days ``[day_start, day_end)`` (default: one day)."""
+    """Total cost per key over the days ``[day_start, day_end)`` (default: one day).
+
+    The options mirror the query parameters that move money: ``share_tenancy``
+    (``shareTenancyCosts``; OpenCost never shares), ``share_namespaces``
+    (``shareNamespaces``), ``idle_by_node`` (``idleByNode``) and ``reconcile`` (False for
+    OpenCost, which has no reconciliation, or ``reconcile=false``).
+    """
     if level not in LEVELS:
         raise ValueError(f"unknown truth level {level!r}; choose one of {', '.join(LEVELS)}")
     if idle_policy not in IDLE_POLICIES:
@@ -81,11 +88,12 @@ def truth(
         idle_by_node=idle_by_node,
         share_tenancy=share_tenancy,
         share_namespaces=frozenset(share_namespaces),
+        reconcile=reconcile,
     )
     sums: dict[tuple[str, ...], int] = defaultdict(int)
     d = day_start
     while d < day_end:
-        span = fleet.clip(Span(d, 0.0, 24.0))
+        span = fleet.clip(Span(d, 0.0, 24.0, reconcile))
         d += timedelta(days=1)
         if span is None:
             continue

@@ -241,8 +241,12 @@ def test_given_the_truth_endpoint_then_it_serves_the_python_truth_per_day(server
     ]
     for i, s in enumerate(body["sets"]):
         day = date(2026, 11, 5) + timedelta(days=i)
-        expected = fleet.truth(day, level="controller", share_tenancy=False)
+        expected = fleet.truth(day, level="controller", share_tenancy=False, reconcile=False)
         assert {tuple(t["key"]): t["totalCost"] for t in s["totals"]} == expected
+    served = get(server, "/allocation", window=WINDOW, aggregate="cluster,namespace")["data"][0]
+    assert {tuple(n.split("/")): a["totalCost"] for n, a in served.items()} == fleet.truth(
+        DAY, level="namespace", share_tenancy=False, reconcile=False
+    )
     r = requests.get(server.base_url + "/truth", params={"window": "1h"})
     assert r.status_code == 400 and "whole UTC days" in r.json()["message"]
 
