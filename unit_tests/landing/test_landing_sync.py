@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from kubecost_pipeline.cli import main
-from kubecost_pipeline.landing import CatalogError, RecordError, SourceError, sync
+from kubecost_pipeline.landing import (
+    CatalogError,
+    LandingError,
+    RecordError,
+    SourceError,
+    sync,
+)
 
 FAKE_SOURCE = [sys.executable, str(Path(__file__).with_name("fake_source.py"))]
 DAYS = ["2026-01-01", "2026-01-02", "2026-01-03"]
@@ -274,3 +281,56 @@ def test_given_the_cli_then_sync_prints_streams_and_exits_zero(
     assert "clusters: 1 records" in out and "(append, generation 0" in out
     assert main([*argv, "--mode", "clusters"]) == 2
     assert main(["sync", "--config", str(tmp_path / "missing.json")]) == 2
+
+
+def test_given_a_server_url_that_refuses_then_the_error_hides_the_password():
+    from kubecost_pipeline.landing.destination import connect
+
+    with pytest.raises(LandingError) as failed:
+        connect("http://loader:hunter2@127.0.0.1:9/")
+
+    assert "hunter2" not in str(failed.value)
+    assert "loader:***@127.0.0.1:9" in str(failed.value)
+    assert "Check host, port, credentials" in str(failed.value)
+
+
+def test_given_a_chdb_directory_held_by_another_process_then_sync_explains_the_lock(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_CHDB, str(tmp_path / "chdb")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        config = tmp_path / "config.json"
+        config.write_text("{}")
+        url = f"chdb://{tmp_path / 'chdb'}"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "kubecost_pipeline.cli",
+                "sync",
+                "--config",
+                str(config),
+                "--clickhouse-url",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+
+    assert done.returncode == 1
+    assert "chDB lets one process open a directory at a time" in done.stderr
+
+
+HOLD_CHDB = """
+import sys, time, clickhouse_connect
+client = clickhouse_connect.get_client(dsn="chdb://" + sys.argv[1])
+print("open", flush=True)
+time.sleep(120)
+"""
