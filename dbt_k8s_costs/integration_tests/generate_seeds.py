@@ -179,7 +179,7 @@ def main() -> None:
                 cpu, ram, net = 0.6 * base * scale, 0.3 * base * scale, 0.1 * base
                 adj = _adjustment(i, extracted)
                 total = cpu + ram + net + adj
-                allocated_on_node[node] = allocated_on_node.get(node, 0) + cpu + ram + adj
+                allocated_on_node[node] = allocated_on_node.get(node, 0) + cpu + ram
                 allocations.add(
                     extracted,
                     **window,
@@ -302,8 +302,8 @@ def main() -> None:
                     ramCost=round(node_cost * 0.3, 9),
                     discount=0,
                     preemptible=1 if spot else 0,
-                    adjustment=0,
-                    totalCost=round(node_cost, 9),
+                    adjustment=0.05,
+                    totalCost=round(node_cost + 0.05, 9),
                 )
                 if latest:
                     expect(day, cluster, "cluster", cluster, 0.0, idle)

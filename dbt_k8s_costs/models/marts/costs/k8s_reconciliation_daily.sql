@@ -32,11 +32,8 @@ finest_grain as (
         date,
         cluster,
         sumIf(total_cost, not is_idle) as finest_grain_cost,
-        sumIf(
-            cpu_cost + cpu_cost_adjustment + gpu_cost + gpu_cost_adjustment
-                + ram_cost + ram_cost_adjustment,
-            not is_idle
-        ) as allocated_compute_cost,
+        {#- list prices: Kubecost computes idle before reconciliation adjustments -#}
+        sumIf(cpu_cost + gpu_cost + ram_cost, not is_idle) as allocated_compute_cost,
         count() as allocation_rows
     from {{ ref('k8s_costs_daily') }}
     group by date, cluster
@@ -48,7 +45,8 @@ node_assets as (
     select
         date,
         cluster,
-        sumIf(total_cost, asset_type = 'Node') as node_asset_cost,
+        sumIf(total_cost - adjustment, asset_type = 'Node') as node_asset_cost,
+        sumIf(adjustment, asset_type = 'Node') as node_asset_adjustment,
         sum(total_cost) as asset_total_cost,
         countIf(asset_type = 'Node') as node_asset_count
     from {{ ref('stg_kubecost__assets') }}
