@@ -449,7 +449,7 @@ class Structure:
         spec = self.spec
         if spec.containers is None:
             return None
-        # about a fifth of a day's containers are daemonset pods and rollout replacements
+        # daemonset pods and rollout replacements add about an eighth on a typical day
         return 0.87 * spec.containers / (spec.clusters * max(1, spec.namespaces_per_cluster - 1))
 
     def _build_cluster(self, cluster: Cluster, rng: random.Random) -> None:
