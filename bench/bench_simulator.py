@@ -71,7 +71,7 @@ def serve(flavour: str) -> tuple[subprocess.Popen, str]:
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline() if proc.stdout else ""
-    return proc, line.split(" at ")[1].split()[0]
+    return proc, line.split(" at ")[1].split()[0] + ("" if flavour == "opencost" else "/model")
 
 
 def main() -> None:

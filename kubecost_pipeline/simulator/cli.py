@@ -101,7 +101,11 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as e:
         print(f"kubecost-pipeline simulate: {e}", file=sys.stderr)
         return 2
-    print(f"Serving simulated {args.flavour} at {server.api_url} (Ctrl-C to stop)", flush=True)
+    api = server.api_url
+    print(f"Serving simulated {args.flavour} at {server.base_url} (Ctrl-C to stop)", flush=True)
+    print(
+        f"  API: {api}/allocation, {api}/assets, {api}/clusterInfo; truth: {server.base_url}/truth"
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -223,9 +223,10 @@ class SpanRows:
                 for a in self._shared(t):
                     if a.props["namespace"] in q.share_namespaces:
                         t.shared_ns_total[a.props["cluster"]] += total_ticks(a.v)
-            while len(cache) >= 32:
-                cache.pop(next(iter(cache)))
-            cache[key] = t
+            with self.fleet.lock:
+                while len(cache) >= 32:
+                    cache.pop(next(iter(cache)))
+                cache[key] = t
         return t
 
     def __iter__(self) -> Iterator[Allocation]:

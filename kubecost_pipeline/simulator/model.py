@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -744,6 +745,7 @@ class Fleet:
         self.now = now
         self._revisions: dict[date, int] = {}
         self.totals_cache: dict = {}  # engine's per-span pass-1 sums (see engine.SpanRows)
+        self.lock = threading.Lock()  # guards revisions and the cache across server threads
 
     # -- clock and restatement --
 
@@ -768,9 +770,10 @@ class Fleet:
         """
         if not self.is_restated(day):
             return self.revision(day)
-        rev = self.revision(day) + 1 if revision is None else revision
-        self._revisions[day] = max(rev, self.revision(day))
-        return self._revisions[day]
+        with self.lock:
+            rev = self.revision(day) + 1 if revision is None else revision
+            self._revisions[day] = max(rev, self.revision(day))
+            return self._revisions[day]
 
     def _adj_factor(self, entity: int, span: Span) -> float:
         """Reconciled minus list price, as a fraction: final after the restatement window;

@@ -41,6 +41,7 @@ def test_given_simulate_then_it_prints_the_url_and_serves_until_interrupted():
         line = proc.stdout.readline() if proc.stdout else ""
         assert line.startswith("Serving simulated opencost at http://127.0.0.1:"), line
         url = line.split(" at ")[1].split()[0]
+        assert proc.stdout and f"API: {url}/allocation" in proc.stdout.readline()
         body = requests.get(f"{url}/allocation", params={"window": "yesterday"}, timeout=30).json()
         rows = body["data"][0]
         assert body["code"] == 200 and rows

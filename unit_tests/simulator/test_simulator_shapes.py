@@ -144,6 +144,11 @@ def test_given_kubecost_assets_then_data_is_daily_sets_keyed_by_nine_properties(
         )
         assert key == "/".join(props.get(p) or "__undefined__" for p in parts)
         assert "adjustment" in asset or asset["type"] == "ClusterManagement"
+    node = next(a for a in body["data"][0].values() if a["type"] == "Node")
+    assert node["labels"] and all(k.startswith("label_") for k in node["labels"])
+    opencost = get(servers("opencost"), "/assets", window=WINDOW)["data"]
+    node = next(a for a in opencost.values() if a["type"] == "Node")
+    assert "node_kubernetes_io_instance_type" in node["labels"]
     raw = requests.get(servers("kubecost1").api_url + "/assets", params={"window": WINDOW}).text
     assert '"cpuCores":8.000000' in raw or '"cpuCores":4.000000' in raw  # %f numbers
 
