@@ -258,8 +258,11 @@ def main() -> int:
     def line(name: str, seconds: float, result: Any) -> str:
         r, e = result.accounts[0].resources, result.accounts[0].expenses
         trips = result.round_trips
+        steps = result.step_seconds
         return (
-            f"| {name} | {seconds:.1f} | {r.inserts:,} / {r.updates:,} / {r.deactivations:,} | "
+            f"| {name} | {seconds:.1f} | {steps.get('documents', 0):.1f} | "
+            f"{steps.get('expenses', 0):.1f} | "
+            f"{r.inserts:,} / {r.updates:,} / {r.deactivations:,} | "
             f"{e.new_days:,} / {e.corrections:,} / {e.rows:,} | {trips.get('marts', 0)} | "
             f"{trips.get('mongodb', 0)} | {trips.get('expenses', 0)} | {trips.get('mysql', 0)} |"
         )
@@ -274,16 +277,18 @@ def main() -> int:
                 f"`expenses` holds {rows:,} rows after the runs. MongoDB is the in-memory "
                 "stand-in (no server here): its column counts requests, not server time.",
                 "",
-                "| run | seconds | docs insert / update / deactivate | expense new days / "
-                "corrections / rows | marts trips | mongodb trips | expenses trips | "
-                "mysql trips |",
-                "|---|---|---|---|---|---|---|---|",
+                "| run | seconds | documents step | expenses step | docs insert / update / "
+                "deactivate | expense new days / corrections / rows | marts trips | "
+                "mongodb trips | expenses trips | mysql trips |",
+                "|---|---|---|---|---|---|---|---|---|---|",
                 line("first (empty stores)", first_s, first),
                 line("daily (next day's marts)", daily_s, daily),
                 line("rerun (unchanged)", again_s, again),
                 "",
                 f"Peak RSS during the daily run: {rss.peak / 2**20:,.0f} MiB (whole process, "
-                "chDB engine and the Mongo stand-in's documents included).",
+                "chDB engine and the Mongo stand-in's documents included). Load average "
+                f"during the runs: {' / '.join(f'{x:.1f}' for x in psutil.getloadavg())} on "
+                f"{psutil.cpu_count()} cores.",
             ]
         )
     )

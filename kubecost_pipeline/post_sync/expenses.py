@@ -125,8 +125,8 @@ class Expenses:
         plan = ExpensePlan()
         owned = set(ids.values())
         for lo, hi in day_chunks(marts.expense_days(cluster, levels), chunk_rows):
-            with closing(marts.expenses(cluster, levels, lo, hi)) as mart_rows:
-                desired = dict(self._desired(mart_rows, ids))
+            with closing(marts.expenses(cluster, levels, lo, hi)) as blocks:
+                desired = self._desired(blocks, ids)
             existing = self._existing(account_id, lo, hi, owned) if table_exists else {}
             rows = list(self._rows(account_id, desired, existing, plan))
             if rows and not dry_run:
@@ -135,29 +135,39 @@ class Expenses:
 
     @staticmethod
     def _desired(
-        rows: Iterable[Sequence[Any]], ids: Mapping[str, str]
-    ) -> Iterator[tuple[tuple[str, int], float]]:
+        blocks: Iterable[Sequence[Sequence[Any]]], ids: Mapping[str, str]
+    ) -> dict[tuple[str, int], float]:
+        """(resource `_id`, day) -> cost. Whole columns at a time: millions of rows."""
+        desired: dict[tuple[Any, int], float] = {}
         missing = 0
-        for crid, day, cost in rows:
-            resource_id = ids.get(crid)
-            if resource_id is None:
-                missing += 1
-            else:
-                yield (resource_id, day), cost
+        for crids, days, costs in blocks:
+            resource_ids = list(map(ids.get, crids))
+            missing += resource_ids.count(None)
+            desired.update(zip(zip(resource_ids, days, strict=True), costs, strict=True))
         if missing:
             logger.warning("%d expense rows have no k8s_resources row; skipped", missing)
+            desired = {k: v for k, v in desired.items() if k[0] is not None}
+        return desired
 
     def _existing(
         self, account_id: str, lo: date, hi: date, owned: set[str]
     ) -> dict[tuple[str, int], tuple[float, int]]:
-        rows = self._query(
+        """(resource `_id`, day) -> (net cost, net sign) of the hook's rows in lo..hi."""
+        existing: dict[tuple[str, int], tuple[float, int]] = {}
+        for resource_ids, days, nets, signs in self._stream(
             settings.EXISTING_EXPENSES_SQL,
             db=self.db,
             account=account_id,
             lo=midnight_ts(lo),
             hi=midnight_ts(hi),
-        )
-        return {(rid, day): (net, n) for rid, day, net, n in rows if rid in owned}
+        ):
+            keys = zip(resource_ids, days, strict=True)
+            block = zip(keys, zip(nets, signs, strict=True), strict=True)
+            if owned.issuperset(resource_ids):
+                existing.update(block)
+            else:  # rows of other writers: leave them be
+                existing.update((k, v) for k, v in block if k[0] in owned)
+        return existing
 
     @staticmethod
     def _rows(
@@ -166,13 +176,19 @@ class Expenses:
         existing: dict[tuple[str, int], tuple[float, int]],
         plan: ExpensePlan,
     ) -> Iterator[Row]:
-        """Pairs first, then single +1 rows: an even prefix keeps each pair in one block."""
+        """The rows to insert: pairs first, then single +1 rows (an even prefix keeps each
+        pair inside one insert block). Consumes `existing`."""
         singles: list[Row] = []
-        for key in desired.keys() | existing.keys():
-            new, old = desired.get(key, 0.0), existing.get(key)
-            if old is not None and old[1] != 0 and abs(old[0] - new) <= settings.COST_TOLERANCE:
+        tolerance = settings.COST_TOLERANCE
+        changes = []
+        for key, new in desired.items():
+            old = existing.pop(key, None)
+            if old is not None and old[1] != 0 and abs(old[0] - new) <= tolerance:
                 plan.unchanged += 1  # the common case, checked before the general rule
-                continue
+            else:
+                changes.append((key, new, old))
+        changes += [(key, 0.0, old) for key, old in existing.items()]  # days dbt no longer has
+        for key, new, old in changes:
             rows = correction(new, old)
             if len(rows) == 1:
                 plan.new_days += 1
@@ -180,7 +196,7 @@ class Expenses:
             elif rows:
                 plan.corrections += 1
                 if len(plan.samples) < 5:
-                    plan.samples.append(f"{key[0]} {_day(key[1])}: {old[0]} -> {new}")  # type: ignore[index]
+                    plan.samples.append(f"{key[0]} {_day(key[1])}: {rows[0][0]} -> {new}")
                 for cost, sign in rows:
                     yield account_id, *key, cost, sign
             plan.rows += len(rows)
@@ -203,6 +219,14 @@ class Expenses:
         self.stats.count("expenses")
         try:
             return list(self.client.query(sql, parameters=parameters).result_rows)
+        except Exception as exc:
+            raise StoreError(STORE, exc) from exc
+
+    def _stream(self, sql: str, **parameters: Any) -> Iterator[Sequence[Sequence[Any]]]:
+        self.stats.count("expenses")
+        try:
+            with self.client.query_column_block_stream(sql, parameters=parameters) as stream:
+                yield from stream
         except Exception as exc:
             raise StoreError(STORE, exc) from exc
 

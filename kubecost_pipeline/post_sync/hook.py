@@ -55,6 +55,7 @@ class ProjectionResult:
     accounts: list[AccountResult] = field(default_factory=list)
     skipped_clusters: list[str] = field(default_factory=list)
     round_trips: dict[str, int] = field(default_factory=dict)
+    step_seconds: dict[str, float] = field(default_factory=dict)  # documents, expenses
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -77,7 +78,8 @@ class ProjectionResult:
         if self.skipped_clusters:
             lines.append(f"clusters without a cloud account (skipped): {self.skipped_clusters}")
         trips = ", ".join(f"{k} {v}" for k, v in sorted(self.round_trips.items()))
-        lines.append(f"round trips: {trips}; {self.seconds:.2f} s")
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(self.step_seconds.items()))
+        lines.append(f"round trips: {trips}; {self.seconds:.2f} s ({steps})")
         return "\n".join(lines)
 
 
@@ -173,6 +175,7 @@ def project(
                 logger.error("%s", exc)
                 errors.append(exc)
     result.round_trips = dict(stats.round_trips)
+    result.step_seconds = dict(stats.seconds)
     result.seconds = time.monotonic() - clock
     if errors:
         raise ProjectionFailed(errors, result)
@@ -204,9 +207,9 @@ class AccountRun:
             try:
                 resources = Resources(collection, account_id, self.stats, self.config.batch_size)
                 resources.check_indexes()
-                existing = resources.existing()
                 # closing(): a failure mid-stream must not leave the ClickHouse stream open.
-                with closing(marts.resources(cluster)) as rows:
+                with self.stats.timed("documents"), closing(marts.resources(cluster)) as rows:
+                    existing = resources.existing()
                     plan, ids = resources.sync(
                         iter_desired(rows, horizon, self.started_at, cluster),
                         existing,
@@ -217,20 +220,19 @@ class AccountRun:
                         },
                         self.dry_run,
                     )
-                expense_plan = (
-                    expenses.sync(
-                        marts,
-                        cluster,
-                        account_id,
-                        self.config.expense_levels,
-                        ids,
-                        self.config.chunk_rows,
-                        self.dry_run,
-                        self.table_exists,
-                    )
-                    if self.config.expense_levels
-                    else ExpensePlan()
-                )
+                expense_plan = ExpensePlan()
+                if self.config.expense_levels:
+                    with self.stats.timed("expenses"):
+                        expense_plan = expenses.sync(
+                            marts,
+                            cluster,
+                            account_id,
+                            self.config.expense_levels,
+                            ids,
+                            self.config.chunk_rows,
+                            self.dry_run,
+                            self.table_exists,
+                        )
             except StoreError as exc:
                 exc.account_id = exc.account_id or account_id
                 if not self.dry_run:

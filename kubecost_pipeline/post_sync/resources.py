@@ -98,7 +98,7 @@ class Resources:
                 plan.note("inserts", d.cloud_resource_id)
                 pending.append((self._upsert(d, {"_id": new_id, **on_insert}), True))
             elif (update := documents.update_for(d, old, {})) is not None:
-                plan.note("updates", d.cloud_resource_id)
+                plan.note("deactivations" if "$unset" in update else "updates", d.cloud_resource_id)
                 pending.append((self._update(old.id, update), False))
             else:
                 plan.note("unchanged", d.cloud_resource_id)

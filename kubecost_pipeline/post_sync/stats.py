@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class Stats:
@@ -10,6 +13,15 @@ class Stats:
 
     def __init__(self) -> None:
         self.round_trips: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
 
     def count(self, store: str, n: int = 1) -> None:
         self.round_trips[store] += n
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[step] += time.monotonic() - started

@@ -245,6 +245,56 @@ class TestTotals:
             assert pod["total_cost"] == pytest.approx(sums[pod["_id"]]), pod["cloud_resource_id"]
 
 
+class TestOtherWriters:
+    def test_given_rows_and_documents_of_other_writers_then_they_are_never_touched(
+        self, run: Any, ch_client: Any, expenses_db: str, resources: Any, org: Any
+    ) -> None:
+        account = org.account_ids[0]
+        marts = clusters()
+        run(marts)
+        foreign = {"_id": "0c2f5d1e-0000-4000-8000-000000000001", "cloud_account_id": account,
+                   "cloud_resource_id": "7d3f1c2a-pod-uid", "resource_type": "K8s Pod",
+                   "deleted_at": 0, "active": True, "last_seen": 1}  # fmt: skip
+        resources.insert_one(dict(foreign))
+        ch_client.insert(
+            "expenses",
+            [(account, foreign["_id"], ts(datetime(2026, 10, 2)), 4.5, 1)],
+            database=expenses_db,
+            column_names=["cloud_account_id", "resource_id", "date", "cost", "sign"],
+        )
+
+        marts[0].overrides[(marts[0].pods[0].key, START + timedelta(days=1))] = 2.0
+        result = run(marts)  # day 2 is compared and corrected: the hook's rows only
+        assert result.accounts[0].expenses.corrections == 1
+
+        assert resources.find_one({"_id": foreign["_id"]}) == foreign
+        rows = ch_client.query(
+            "SELECT cost, sign FROM {db:Identifier}.expenses WHERE resource_id = {r:String}",
+            parameters={"db": expenses_db, "r": foreign["_id"]},
+        ).result_rows
+        assert rows == [(4.5, 1)]
+
+
+class TestExpenseLevel:
+    def test_given_the_level_switched_then_the_old_level_nets_to_zero_and_nothing_counts_twice(
+        self, run: Any, ch_client: Any, expenses_db: str, org: Any
+    ) -> None:
+        marts = clusters()
+        run(marts)
+
+        result = run(expense_levels=["namespace"])
+
+        assert result.accounts[0].expenses.corrections == 6 * 3  # every pod-day zeroed
+        totals = ch_client.query(
+            "SELECT date, sum(c) FROM (SELECT resource_id, date, SUM(cost * sign) AS c "
+            "FROM {db:Identifier}.expenses WHERE cloud_account_id = {a:String} "
+            "GROUP BY resource_id, date HAVING SUM(sign) > 0) GROUP BY date ORDER BY date",
+            parameters={"db": expenses_db, "a": org.account_ids[0]},
+        ).result_rows
+        day_total = sum(p.cost for p in marts[0].pods)
+        assert [round(c, 9) for _, c in totals] == [round(day_total, 9)] * 3
+
+
 class TestRestatedDays:
     def test_given_a_restated_day_then_a_minus_one_and_plus_one_pair_corrects_it(
         self, run: Any, ch_client: Any, expenses_db: str, resources: Any, org: Any
