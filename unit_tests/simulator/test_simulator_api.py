@@ -271,3 +271,46 @@ def test_given_today_then_the_set_ends_at_now(servers):
     )
     assert future["data"] == [{}]
     assert datetime(2026, 11, 21, tzinfo=UTC) > NOW
+
+
+def test_given_share_idle_on_kubecost2_then_the_idle_portion_is_reported(servers, fleet):
+    server = servers("kubecost2")
+    rows = get(
+        server, "/allocation", window=WINDOW, aggregate="cluster,namespace", shareIdle="true"
+    )["data"][0]
+    idle = sum(v for v in fleet.truth(DAY, level="idle").values())
+    left = sum(v for v in fleet.truth(DAY, level="idle", idle_policy="shared").values())
+    shared = sum(a["cpuCostIdle"] + a["ramCostIdle"] + a["gpuCostIdle"] for a in rows.values())
+    assert round(shared, 5) == round(idle - left, 5) != 0
+
+
+def test_given_no_reconciliation_then_adjustments_are_zero(servers):
+    server = servers("kubecost1")
+    rows = get(server, "/allocation", window=WINDOW, aggregate="namespace", reconcile="false")
+    assert all(a[f] == 0 for a in rows["data"][0].values() for f in ADJUSTMENTS)
+    assets = get(server, "/assets", window=WINDOW, disableAdjustments="true")["data"][0]
+    assert all(a.get("adjustment", 0) == 0 for a in assets.values())
+    assert any(
+        a.get("adjustment") for a in get(server, "/assets", window=WINDOW)["data"][0].values()
+    )
+
+
+def test_given_assets_aggregated_by_type_or_filtered_then_costs_are_kept(servers, fleet):
+    server = servers("kubecost1")
+    every = get(server, "/assets", window=WINDOW, accumulate="true")["data"][0]
+    by_type = get(server, "/assets", window=WINDOW, accumulate="true", aggregate="type")["data"][0]
+    assert set(by_type) == {"Node", "Disk", "LoadBalancer", "ClusterManagement"}
+    for kind, agg in by_type.items():
+        total = sum(a["totalCost"] for a in every.values() if a["type"] == kind)
+        assert round(agg["totalCost"], 5) == round(total, 5), kind
+    cluster = fleet.structure.clusters[2].id
+    one = get(server, "/assets", window=WINDOW, filter=f'cluster:"{cluster}"')["data"][0]
+    assert one and all(a["properties"]["cluster"] == cluster for a in one.values())
+    r = requests.get(server.api_url + "/assets", params={"window": WINDOW, "filter": 'pod:"x"'})
+    assert r.status_code == 400 and "unknown field 'pod'" in r.json()["message"]
+
+
+def test_given_allocation_compute_then_it_answers_like_allocation(servers):
+    server = servers("opencost")
+    params = {"window": WINDOW, "aggregate": "namespace"}
+    assert get(server, "/allocation/compute", **params) == get(server, "/allocation", **params)
