@@ -334,3 +334,40 @@ client = clickhouse_connect.get_client(dsn="chdb://" + sys.argv[1])
 print("open", flush=True)
 time.sleep(120)
 """
+
+
+@pytest.mark.parametrize("kill_at_s", [0.8, 2.0])  # a full sync takes ~4 s here
+def test_given_the_loader_killed_mid_sync_then_the_next_sync_is_exact(tmp_path, kill_at_s):
+    # The loader runs in its own process (and chDB directory) so that it can be SIGKILLed.
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps({"days": [f"2026-01-{d:02d}" for d in range(1, 7)], "per_day": 3000})
+    )
+    url = f"chdb://{tmp_path / 'chdb'}"
+    sync_argv = [sys.executable, "-m", "kubecost_pipeline.cli", "sync", "--config", str(config),
+                 "--clickhouse-url", url, "--source-command", " ".join(FAKE_SOURCE),
+                 "--batch-rows", "700", "--streams", "allocations"]  # fmt: skip
+
+    loader = subprocess.Popen(sync_argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        loader.wait(timeout=kill_at_s)
+    except subprocess.TimeoutExpired:
+        loader.kill()
+        loader.wait()
+    assert loader.returncode == -9, "the sync finished before it was killed: raise per_day"
+    assert subprocess.run(sync_argv, capture_output=True, timeout=120).returncode == 0
+
+    counts = subprocess.run(
+        [sys.executable, "-c", COUNT_FINAL, url], capture_output=True, text=True, timeout=60
+    )
+    assert json.loads(counts.stdout) == [6 * 3000, 6 * 3000]
+
+
+COUNT_FINAL = """
+import json, sys, clickhouse_connect
+client = clickhouse_connect.get_client(dsn=sys.argv[1])
+rows = client.query(
+    "SELECT count(), uniqExact(window_start, name) FROM kubecost.allocations FINAL"
+).result_rows
+print(json.dumps(list(rows[0])))
+"""
