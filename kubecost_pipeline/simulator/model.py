@@ -78,6 +78,12 @@ def _u(*parts: int) -> float:
     return _mix(*parts) / 18446744073709551616.0
 
 
+def _u3(*parts: int) -> tuple[float, float, float]:
+    """Three uniform floats in [0, 1) (21 bits each) from one hash of the parts."""
+    h = _mix(*parts)
+    return (h & 0x1FFFFF) / 2097152.0, ((h >> 21) & 0x1FFFFF) / 2097152.0, (h >> 43) / 2097152.0
+
+
 _POD_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet Kubernetes uses for name suffixes
 
 
@@ -976,8 +982,7 @@ class Fleet:
                     base["controllerKind"] = ctrl.kind
                     base["controller"] = ctrl.name
                 for ci, cs in enumerate(ctrl.containers):
-                    k = _mix(seed, run.key, ci, o)
-                    u1, u2, u3 = _u(k, 1), _u(k, 2), _u(k, 3)
+                    u1, u2, u3 = _u3(seed, run.key, ci, o)
                     cpu_use = (cs.cpu or 0.2) * cs.load * (0.5 + u1)
                     ram_use = (cs.ram or 256 << 20) * min(1.3, cs.load * (0.6 + 0.8 * u2))
                     cpu_alloc = max(cs.cpu, cpu_use)
