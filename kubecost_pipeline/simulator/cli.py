@@ -15,8 +15,8 @@ def _auth(text: str) -> tuple | None:
     parts = (mode, *rest.split(":", 1)) if mode == "basic" else (mode, rest)
     size = {"basic": 3, "bearer": 2, "cookie": 2, "sso_redirect": 2}.get(mode)
     if len(parts) != size or not all(parts):
-        raise argparse.ArgumentTypeError(
-            f"invalid --auth {text!r}; use none, basic:USER:PASSWORD, bearer:TOKEN, "
+        raise argparse.ArgumentTypeError(  # names the mode only: the rest may be a secret
+            f"invalid --auth for mode {mode!r}; use none, basic:USER:PASSWORD, bearer:TOKEN, "
             "cookie:TOKEN or sso_redirect:TOKEN"
         )
     return tuple(parts)

@@ -223,7 +223,7 @@ FLAVOURS = {
 }
 
 
-def flavour(name: str) -> Flavour:
+def get_flavour(name: str) -> Flavour:
     try:
         return FLAVOURS[name]
     except KeyError:

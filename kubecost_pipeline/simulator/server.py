@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from kubecost_pipeline.simulator.assets import Asset, span_assets
 from kubecost_pipeline.simulator.engine import (
@@ -39,7 +39,7 @@ from kubecost_pipeline.simulator.render import (
     Numbers,
     allocation_json,
     asset_json,
-    flavour,
+    get_flavour,
     window_json,
 )
 from kubecost_pipeline.simulator.truth import IDLE_POLICIES, LEVELS, truth
@@ -48,33 +48,16 @@ from kubecost_pipeline.simulator.windows import WindowError, iso, parse_duration
 logger = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
+# fmt: off
 AGGREGATE_PROPS = {
-    "cluster",
-    "node",
-    "namespace",
-    "controllerKind",
-    "controller",
-    "service",
-    "pod",
-    "container",
-    "deployment",
-    "statefulset",
-    "daemonset",
-    "job",
-    "providerID",
-    *LABEL_ALIASES,
+    "cluster", "node", "namespace", "controllerKind", "controller", "service", "pod",
+    "container", "providerID", "deployment", "statefulset", "daemonset", "job", *LABEL_ALIASES,
 }
 ASSET_AGGREGATES = {
-    "account",
-    "cluster",
-    "project",
-    "providerid",
-    "provider",
-    "type",
-    "category",
-    "service",
+    "account", "cluster", "project", "providerid", "provider", "type", "category", "service",
     "name",
 }
+# fmt: on
 AUTH_MODES = {"basic": 3, "bearer": 2, "cookie": 2, "sso_redirect": 2}
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
@@ -118,8 +101,13 @@ def check_auth(auth: tuple | None) -> tuple | None:
     if auth is None:
         return None
     if not isinstance(auth, tuple) or not auth or AUTH_MODES.get(auth[0]) != len(auth):
+        shape = (
+            f"mode {auth[0]!r} with {len(auth)} parts"
+            if isinstance(auth, tuple) and auth
+            else (type(auth).__name__)
+        )  # never echo the secret itself
         raise ValueError(
-            f"invalid simulator auth {auth!r}; use None, ('basic', user, password), "
+            f"invalid simulator auth ({shape}); use None, ('basic', user, password), "
             "('bearer', token), ('cookie', token) or ('sso_redirect', token)"
         )
     return auth
@@ -163,7 +151,7 @@ class SimulatorServer:
         self.fleet = fleet or Fleet()
         if now is not None:
             self.fleet.now = now
-        self.flavour: Flavour = _flavour(flavour)
+        self.flavour: Flavour = get_flavour(flavour)
         self.auth = check_auth(auth)
         self.faults = FaultSet()
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -174,6 +162,7 @@ class SimulatorServer:
         self._httpd.daemon_threads = True
         self._httpd.sim = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
+        self._serving = False
 
     @property
     def base_url(self) -> str:
@@ -186,6 +175,7 @@ class SimulatorServer:
         return self.base_url + self.flavour.prefix
 
     def start(self) -> SimulatorServer:
+        self._serving = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, args=(0.05,), daemon=True, name="kubecost-simulator"
         )
@@ -193,11 +183,13 @@ class SimulatorServer:
         return self
 
     def serve_forever(self) -> None:
+        self._serving = True
         self._httpd.serve_forever()
 
     def stop(self) -> None:
         self.stopping.set()
-        self._httpd.shutdown()
+        if self._serving:
+            self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
@@ -225,10 +217,6 @@ class SimulatorServer:
                 self._reads[(signature, span.day)] = n + 1
                 if n:
                     self.fleet.restate(span.day, revision=n)
-
-
-def _flavour(name: str) -> Flavour:
-    return flavour(name)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -317,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
         if given is not None and hmac.compare_digest(given.encode(), secret[0].encode()):
             return
         if mode == "sso_redirect":
-            raise _Redirect("/login?redirect=" + self.path.replace("&", "%26"))
+            raise _Redirect("/login?redirect=" + quote(self.path, safe=""))
         self._refuse(401 if given is None else 403, {})
 
     def _refuse(self, status: int, headers: dict[str, str]) -> None:

@@ -55,7 +55,7 @@ def test_given_bad_options_then_exit_2_with_the_value_and_the_fix(capsys):
     assert main(["simulate", "--port", "0", "--clusters", "0"]) == 2
     assert "FleetSpec.clusters must be an integer from 1 to 50, got 0" in capsys.readouterr().err
     for bad, message in (
-        (["--auth", "basic:onlyuser"], "invalid --auth 'basic:onlyuser'; use none, basic:USER"),
+        (["--auth", "basic:onlyuser"], "invalid --auth for mode 'basic'; use none, basic:USER"),
         (["--now", "2026-11-04"], "invalid --now '2026-11-04'; use YYYY-MM-DDTHH:MM:SSZ"),
     ):
         try:
