@@ -129,10 +129,6 @@ def row_name(a: Allocation, aggregate: tuple[str, ...] | None, legacy: bool = Fa
     return "/".join(key_part(a, p, legacy) for p in (aggregate or CONTAINER_KEY))
 
 
-def _pre_total(a: Allocation) -> int:
-    return total_ticks(a.v)
-
-
 @dataclass
 class _Totals:
     """What pass 1 learns about a day piece."""
@@ -165,7 +161,7 @@ class SpanRows:
             w[0] += a.v[CPU]
             w[1] += a.v[RAM]
             w[2] += a.v[GPU]
-            pre = _pre_total(a)
+            pre = total_ticks(a.v)
             t.cluster_weight[cluster] += pre
             if a.props["namespace"] not in self.q.share_namespaces:
                 t.kept_weight[cluster] += pre
@@ -196,7 +192,7 @@ class SpanRows:
         )
         by_name = {(nd.node.cluster.id, nd.node.name): uid for uid, nd in t.nodes.items()}
         for a in fleet.raw(self.span):
-            pre = _pre_total(a)
+            pre = total_ticks(a.v)
             if q.share_idle:
                 dom = self._domain(a, self._node_of(a, by_name))
                 for res, res_idle, _, i in RESOURCES:
@@ -231,9 +227,16 @@ class SpanRows:
 
     def __iter__(self) -> Iterator[Allocation]:
         q = self.q
-        needs_totals = q.share_idle or q.share_tenancy or q.share_namespaces or q.idle
-        t = self._cached_totals() if needs_totals else None
-        rows: Iterable[Allocation] = self._shared(t) if t is not None else self.fleet.raw(self.span)
+        rows: Iterable[Allocation]
+        t: _Totals | None = None
+        if q.share_idle or q.share_tenancy or q.share_namespaces:
+            t = self._cached_totals()
+            rows = self._shared(t)
+        elif q.idle:  # one pass: node sums gather on the way, idle rows come last
+            t = _Totals(self.fleet.node_days(self.span))
+            rows = self.fleet.raw(self.span, t.nodes)
+        else:
+            rows = self.fleet.raw(self.span)
         ns_spread = (
             {c: _Spread(t.shared_ns_total[c], t.kept_weight[c]) for c in t.shared_ns_total}
             if t is not None and q.share_namespaces
