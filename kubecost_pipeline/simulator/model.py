@@ -297,6 +297,15 @@ class ContainerSpec:
     ram: int  # requested bytes
     gpu: int
     load: float  # typical usage / request
+    cpu_limit: float = 0.0  # 0 = no limit; usage never exceeds a limit
+    ram_limit: int = 0
+
+
+def _container(rng: random.Random, name: str, cpu: float, ram: int, gpu: int, load: float):
+    """A container spec; most get limits above their requests, some none."""
+    cpu_limit = cpu * rng.choice([1.5, 2.0, 4.0]) if cpu and rng.random() < 0.6 else 0.0
+    ram_limit = int(ram * rng.choice([1.0, 1.5, 2.0])) if ram and rng.random() < 0.8 else 0
+    return ContainerSpec(name, cpu, ram, gpu, load, cpu_limit, ram_limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -519,7 +528,8 @@ class Structure:
     def _specs(self, rng: random.Random, main: str, gpu: int = 0) -> tuple[ContainerSpec, ...]:
         n = rng.choices([1, 2, 3], [6, 3, 1])[0]
         specs = [
-            ContainerSpec(
+            _container(
+                rng,
                 main,
                 rng.choice(CPU_REQUESTS),
                 rng.choice(RAM_REQUESTS_MIB) << 20,
@@ -529,7 +539,8 @@ class Structure:
         ]
         for sidecar in rng.sample(SIDECARS, n - 1):
             specs.append(
-                ContainerSpec(
+                _container(
+                    rng,
                     sidecar,
                     rng.choice([0.0, 0.05, 0.1]),
                     rng.choice([64, 128]) << 20,
@@ -538,7 +549,7 @@ class Structure:
                 )
             )
         if rng.random() < 0.05:  # some containers request nothing and are charged for usage
-            specs[0] = ContainerSpec(main, 0.0, 0, gpu, rng.uniform(0.05, 0.3))
+            specs[0] = _container(rng, main, 0.0, 0, gpu, rng.uniform(0.05, 0.3))
         return tuple(specs)
 
     def _app_controllers(
@@ -611,7 +622,8 @@ class Structure:
         return out
 
     def _system(self, ns: Namespace, kind: str, name: str, replicas: int, rng: random.Random):
-        spec = ContainerSpec(
+        spec = _container(
+            rng,
             name,
             rng.choice([0.05, 0.1]),
             rng.choice([64, 128, 256]) << 20,
@@ -978,13 +990,17 @@ class Fleet:
                 if ctrl.kind == "deployment":
                     labels["pod_template_hash"] = run.name.rsplit("-", 2)[-2]
                 base: dict = {"cluster": cluster.id, "node": node.name, "namespace": ns.name}
-                if ctrl.kind:
+                if ctrl.kind:  # a CronJob's pods belong to that run's Job
                     base["controllerKind"] = ctrl.kind
-                    base["controller"] = ctrl.name
+                    base["controller"] = run.name[:-6] if ctrl.kind == "job" else ctrl.name
                 for ci, cs in enumerate(ctrl.containers):
                     u1, u2, u3 = _u3(seed, run.key, ci, o)
                     cpu_use = (cs.cpu or 0.2) * cs.load * (0.5 + u1)
                     ram_use = (cs.ram or 256 << 20) * min(1.3, cs.load * (0.6 + 0.8 * u2))
+                    if cs.cpu_limit:
+                        cpu_use = min(cpu_use, cs.cpu_limit)
+                    if cs.ram_limit:
+                        ram_use = min(ram_use, cs.ram_limit)
                     cpu_alloc = max(cs.cpu, cpu_use)
                     ram_alloc = max(cs.ram, ram_use)
                     v = new_vector()
@@ -1022,7 +1038,10 @@ class Fleet:
                         t0 + s * HOUR,
                         t0 + e * HOUR,
                         v,
-                        raw=(cpu_use * (1.1 + 0.3 * u2), ram_use * (1.05 + 0.2 * u1)),
+                        raw=(
+                            min(cpu_use * (1.1 + 0.3 * u2), cs.cpu_limit or math.inf),
+                            min(ram_use * (1.05 + 0.2 * u1), cs.ram_limit or math.inf),
+                        ),
                     )
                     if ci == 0 and ctrl.pv_bytes:
                         self._attach_pv(a, ctrl, run, hours, span)

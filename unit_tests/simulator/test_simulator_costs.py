@@ -10,7 +10,7 @@ import pytest
 from simulator_helpers import CONTAINER_AGG, DAY, NOW, SPEC, WINDOW, get
 
 from kubecost_pipeline.simulator import Fleet, FleetSpec
-from kubecost_pipeline.simulator.model import TICKS
+from kubecost_pipeline.simulator.model import CPU_USE_HOURS, RAM_USE_HOURS, TICKS
 
 COMPONENTS = (
     "cpuCost",
@@ -186,6 +186,8 @@ def test_given_days_then_pods_start_restart_and_disappear(fleet):
     controllers = [{k for k in fleet.truth(d, level="controller")} for d in days]
     assert all(a != b for a, b in itertools.pairwise(pods))  # rollouts, jobs
     assert any(a - b for a, b in itertools.pairwise(controllers))
+    jobs = [{k[3] for k in c if k[2] == "job"} for c in controllers]
+    assert any(jobs) and not any(a & b for a, b in itertools.pairwise(jobs))  # a Job per run
     kinds = {k[2] for c in controllers for k in c}
     assert kinds == {"deployment", "statefulset", "daemonset", "job", "__unallocated__"}
     rows = list(fleet.allocations(DAY))
@@ -231,3 +233,33 @@ def test_given_a_bad_truth_level_or_policy_then_a_clear_error(fleet):
         fleet.truth(DAY, level="team")
     with pytest.raises(ValueError, match="unknown idle_policy 'folded'"):
         fleet.truth(DAY, idle_policy="folded")
+
+
+def test_given_limits_then_usage_and_its_peak_never_exceed_them(fleet):
+    specs = {
+        (c.namespace.cluster.id, c.namespace.name, c.name, s.name): s
+        for cs in fleet.structure.controllers.values()
+        for c in cs
+        for s in c.containers
+    }
+    capped = 0
+    for a in fleet.allocations(DAY):
+        p = a.props
+        if a.kind != "container":
+            continue
+        controller = p.get("controller", p["pod"])
+        if p.get("controllerKind") == "job":
+            controller = controller.rsplit("-", 1)[0]  # the CronJob of this run's Job
+        spec = specs[(p["cluster"], p["namespace"], controller, p["container"])]
+        hours = a.minutes / 60
+        cpu_use, ram_use = a.v[CPU_USE_HOURS] / hours, a.v[RAM_USE_HOURS] / hours
+        for limit, use, peak in (
+            (spec.cpu_limit, cpu_use, a.raw[0]),
+            (spec.ram_limit, ram_use, a.raw[1]),
+        ):
+            if limit:
+                assert use <= limit * (1 + 1e-9) and peak <= limit * (1 + 1e-9)
+                capped += peak == limit
+    assert capped, "some container peaks at its limit"
+    assert any(s.cpu_limit == 0 for s in specs.values())
+    assert any(s.cpu_limit > s.cpu for s in specs.values())
