@@ -32,20 +32,29 @@ def test_given_the_simulator_when_synced_twice_then_costs_match_and_dbt_staging_
         # Up to 11-04, re-reading one lookback day (11-03).
         second = sync({**config, "end_date": "2026-11-04"}, chdb_url, ch_database)
 
-    # States advance; the re-read day lands twice and the engine collapses it.
+    # States advance; the re-read day lands again and the engine keeps the later rows.
     assert first.streams["allocations"].state == {"window_start": "2026-11-03T00:00:00Z"}
     assert second.streams["allocations"].state == {"window_start": "2026-11-04T00:00:00Z"}
     assert second.sync_id == first.sync_id + 1
     per_day = ch_client.query(
-        "SELECT toDate(window_start), count(), uniqExact(name) "
-        "FROM {db:Identifier}.allocations GROUP BY window_start ORDER BY window_start",
+        "SELECT toDate(window_start), count(), "
+        "groupUniqArray(JSONExtractUInt(_airbyte_meta, 'sync_id')) "
+        "FROM {db:Identifier}.allocations FINAL GROUP BY 1 ORDER BY 1",
         parameters={"db": ch_database},
     ).result_rows
-    assert [day for day, rows, keys in per_day if rows == 2 * keys] == [date(2026, 11, 3)]
-    final = ch_client.query(
-        "SELECT count() FROM {db:Identifier}.allocations FINAL", parameters={"db": ch_database}
+    syncs = [(day, sync_ids) for day, _, sync_ids in per_day]
+    assert syncs == [
+        (date(2026, 11, 1), [first.sync_id]),
+        (date(2026, 11, 2), [first.sync_id]),
+        (date(2026, 11, 3), [second.sync_id]),
+        (date(2026, 11, 4), [second.sync_id]),
+    ]
+    assert second.streams["allocations"].records == sum(n for _, n, _ in per_day[2:])
+    keys = ch_client.query(
+        "SELECT uniqExact(window_start, name) FROM {db:Identifier}.allocations",
+        parameters={"db": ch_database},
     ).result_rows
-    assert final == [(sum(keys for _, _, keys in per_day),)]
+    assert keys == [(sum(n for _, n, _ in per_day),)]
     assert ch_client.query(
         "SELECT count() FROM {db:Identifier}.clusters", parameters={"db": ch_database}
     ).result_rows == [(2,)]
