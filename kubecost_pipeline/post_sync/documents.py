@@ -42,10 +42,9 @@ PROJECTION = {
     "_id": 1,
     "cloud_resource_id": 1,
     "active": 1,
-    **{f: 1 for f in OWNED_FIELDS if f != "tags"},
-    "tags": 1,
+    **dict.fromkeys(OWNED_FIELDS, 1),
     **{f"meta.{k}": 1 for k in OWNED_META},
-    **{f: 1 for f in SEEN_FIELDS},
+    **dict.fromkeys(SEEN_FIELDS, 1),
 }
 COST_FIELDS = (
     "cpu_cost",

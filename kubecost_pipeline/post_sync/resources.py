@@ -50,6 +50,7 @@ class Resources:
     def check_indexes(self) -> None:
         """Warn when OptScale's unique index is missing: nothing else would stop duplicates."""
         names = self._call(lambda: list(self.collection.index_information()))
+        self.stats.count("mongodb")
         if "OptResourceUnique" not in names:
             logger.warning(
                 "%s has no OptResourceUnique index; OptScale creates it (alembic e63b63d4d484)",

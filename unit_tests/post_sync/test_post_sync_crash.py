@@ -150,7 +150,9 @@ def test_given_a_crash_at_any_write_when_rerun_then_state_equals_an_uninterrupte
 
 
 def state(resources: Any, ch: Any, db: str, mysql: Any) -> dict:
-    docs = {d["cloud_resource_id"]: d for d in resources.find({})}
+    found = list(resources.find({}))
+    docs = {d["cloud_resource_id"]: d for d in found}
+    assert len(docs) == len(found), "a document was created twice"
     ids = {d.pop("_id"): crid for crid, d in docs.items()}
     rows = ch.query(
         "SELECT resource_id, toUnixTimestamp(date), round(SUM(cost * sign), 9) "

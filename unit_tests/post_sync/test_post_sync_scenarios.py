@@ -202,7 +202,7 @@ class TestRerun:
 
         plan = result.accounts[0]
         assert (plan.resources.inserts, plan.resources.updates, plan.expenses.rows) == (0, 0, 0)
-        assert result.round_trips["mongodb"] == 1  # the read, no bulk_write
+        assert result.round_trips["mongodb"] == 2  # index check and read, no bulk_write
         assert expense_rows(ch_client, expenses_db) == rows
         assert snapshot(ch_client, expenses_db, resources, mysql) == before
 
@@ -469,7 +469,7 @@ class FlakyExpenses:
         return getattr(self.client, name)
 
     def insert(self, *args: Any, **kwargs: Any) -> None:
-        raise ConnectionError("ClickHouse went away (injected)")
+        raise ConnectionError("ClickHouse went away (injected); " + "details " * 60)
 
 
 class FlakyMongo:
@@ -572,17 +572,22 @@ class TestFailures:
         project(make_config(), stores=stores, create_expenses_table=True, now=NOW)
         sandbox.write_marts(ch_client, marts_db, clusters(days=4))
         broken = dataclasses.replace(stores, expenses=FlakyExpenses(ch_client))
+        (before,) = fetch(
+            mysql,
+            "SELECT id, created_at, deleted_at, observe_time, last_discovery_at, enabled "
+            "FROM discovery_info",
+        )
 
         with pytest.raises(ProjectionFailed) as failed:
             project(make_config(), stores=broken, now=NOW + DAY)
 
         assert "ClickHouse expenses failed" in str(failed.value)
         assert "ClickHouse went away" in str(failed.value)
-        (row,) = fetch(
-            mysql, "SELECT last_discovery_at, last_error_at, last_error FROM discovery_info"
-        )
-        assert row[0] == NOW and row[1] > 0
-        assert row[2].startswith("ClickHouse expenses failed") and len(row[2]) <= 255
+        columns = "id, created_at, deleted_at, observe_time, last_discovery_at, enabled"
+        (row,) = fetch(mysql, f"SELECT last_error_at, last_error, {columns} FROM discovery_info")
+        assert row[0] > 0
+        assert row[1].startswith("ClickHouse expenses failed") and len(row[1]) == 255
+        assert row[2:] == before  # nothing else changed
         # Mongo is consistent on its own: one document per resource, none duplicated.
         assert resources.count_documents({}) == len(
             set(d["cloud_resource_id"] for d in resources.find({}))
