@@ -2,7 +2,8 @@
 
 Config keys: `days` (UTC dates of the incremental streams, one slice each), `per_day`
 (records per stream and day), `kill_after` (SIGKILL itself after that many records, with
-stdout flushed, as a crash would), `fail` (emit a TRACE ERROR and exit 1 at the end),
+stdout flushed, as a crash would), `pause_after` and `pause_file` (after that many records,
+write its pid to the file and sleep), `fail` (emit a TRACE ERROR and exit 1 at the end),
 `extra_fields` (additional allocation properties, as a newer connector would declare), and
 `overrides` (record fields to replace in every allocation).
 """
@@ -13,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 TS = {"type": ["null", "string"], "format": "date-time", "airbyte_type": "timestamp_with_timezone"}
 NUM = {"type": ["null", "number"]}
@@ -129,6 +131,11 @@ def read(config: dict, configured: dict, state: list) -> int:
                 if emitted == config.get("kill_after"):
                     sys.stdout.flush()
                     os.kill(os.getpid(), signal.SIGKILL)
+                if emitted == config.get("pause_after"):  # hold still while the test acts
+                    sys.stdout.flush()
+                    with open(config["pause_file"], "w") as f:
+                        f.write(str(os.getpid()))
+                    time.sleep(120)
             emit(stream_state(name, {"window_start": f"{day}T00:00:00Z"}))
     if config.get("fail"):
         emit(

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -339,33 +342,59 @@ time.sleep(120)
 """
 
 
-@pytest.mark.parametrize("kill_at_s", [0.8, 2.0])  # a full sync takes ~4 s here
-def test_given_the_loader_killed_mid_sync_then_the_next_sync_is_exact(tmp_path, kill_at_s):
-    # The loader runs in its own process (and chDB directory) so that it can be SIGKILLed.
+@pytest.mark.parametrize("records_before_kill", [500, 7_000])
+def test_given_the_loader_killed_mid_sync_then_the_next_sync_is_exact(
+    tmp_path, records_before_kill
+):
+    # The loader runs in its own process (and chDB directory) so that it can be SIGKILLed
+    # while the source holds still after emitting `records_before_kill` records (with
+    # batches of 700 and a state every 3,000 records, some are committed, some buffered).
+    pause_file = tmp_path / "paused"
+    days = [f"2026-01-{d:02d}" for d in range(1, 5)]
     config = tmp_path / "config.json"
-    config.write_text(
-        json.dumps({"days": [f"2026-01-{d:02d}" for d in range(1, 7)], "per_day": 3000})
-    )
+    config.write_text(json.dumps({"days": days, "per_day": 3000}))
+    paused_config = tmp_path / "paused_config.json"
+    paused_config.write_text(
+        json.dumps({"days": days, "per_day": 3000, "pause_after": records_before_kill,
+                    "pause_file": str(pause_file)})
+    )  # fmt: skip
     url = f"chdb://{tmp_path / 'chdb'}"
-    sync_argv = [sys.executable, "-m", "kubecost_pipeline.cli", "sync", "--config", str(config),
-                 "--clickhouse-url", url, "--source-command", " ".join(FAKE_SOURCE),
-                 "--batch-rows", "700", "--streams", "allocations"]  # fmt: skip
+    argv = ["-m", "kubecost_pipeline.cli", "sync", "--clickhouse-url", url,
+            "--source-command", " ".join(FAKE_SOURCE), "--batch-rows", "700",
+            "--streams", "allocations", "--config"]  # fmt: skip
 
-    loader = subprocess.Popen(sync_argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        loader.wait(timeout=kill_at_s)
-    except subprocess.TimeoutExpired:
-        loader.kill()
-        loader.wait()
-    assert loader.returncode == -9, "the sync finished before it was killed: raise per_day"
-    assert subprocess.run(sync_argv, capture_output=True, timeout=120).returncode == 0
+    loader = subprocess.Popen([sys.executable, *argv, str(paused_config)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not pause_file.exists() and loader.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # let the loader work through what the pipe holds
+    loader.kill()
+    loader.wait()
+    os.kill(int(pause_file.read_text()), signal.SIGKILL)  # the orphaned, sleeping source
+    assert loader.returncode == -9, loader.stderr.read() if loader.stderr else ""
+    landed, states = _in_subprocess(LANDED_AND_STATES, url)
+    assert states == records_before_kill // 3000  # a state per completed day ...
+    assert 3000 * states <= landed <= records_before_kill  # ... after its records
 
-    counts = subprocess.run(
-        [sys.executable, "-c", COUNT_FINAL, url], capture_output=True, text=True, timeout=60
-    )
-    assert json.loads(counts.stdout) == [6 * 3000, 6 * 3000]
+    done = subprocess.run([sys.executable, *argv, str(config)], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert _in_subprocess(COUNT_FINAL, url) == [4 * 3000, 4 * 3000]
 
 
+def _in_subprocess(script: str, url: str) -> list:
+    """Run a query script on another chDB directory (this process has its own)."""
+    done = subprocess.run([sys.executable, "-c", script, url], capture_output=True, timeout=60)
+    return json.loads(done.stdout)
+
+
+LANDED_AND_STATES = """
+import json, sys, clickhouse_connect
+client = clickhouse_connect.get_client(dsn=sys.argv[1])
+print(json.dumps([
+    client.command("SELECT count() FROM kubecost.allocations"),
+    client.command("SELECT countIf(kind = 'state') FROM kubecost._airbyte_state"),
+]))
+"""
 COUNT_FINAL = """
 import json, sys, clickhouse_connect
 client = clickhouse_connect.get_client(dsn=sys.argv[1])
