@@ -148,39 +148,11 @@ def _run(
     result: SyncResult,
     batch_rows: int,
 ) -> None:
-    states, generations = store.states(), store.generations()
-    writers: dict[str, StreamWriter] = {}
-    catalog_streams, input_state = [], []
-    for c in configured:
-        name, overwrite = c.schema.stream, c.schema.mode == "overwrite"
-        previous = generations.get(name)
-        generation = previous + 1 if overwrite and previous is not None else previous or 0
-        resumable = c.sync_mode == "incremental" and destination.exists(c.schema.table)
-        if resumable and name in states:
-            input_state.append({**states[name]})
-        elif c.sync_mode == "incremental" and name in states:
-            logger.warning("Table %s is gone: stream %s starts from scratch", c.schema.table, name)
-        table = destination.prepare(c.schema)
-        writers[name] = StreamWriter(
-            destination, c.schema, table, store.sync_id, generation, batch_rows
-        )
-        result.streams[name] = StreamResult(name, c.schema.table, c.schema.mode, generation)
-        catalog_streams.append(
-            {
-                "stream": dict(c.stream),
-                "sync_mode": c.sync_mode,
-                "cursor_field": c.cursor,
-                "destination_sync_mode": c.schema.mode,
-                "primary_key": c.primary_key,
-                "generation_id": generation,
-                "minimum_generation_id": generation if overwrite else 0,
-                "sync_id": store.sync_id,
-            }
-        )
+    catalog, state, writers = _open_streams(configured, destination, store, result, batch_rows)
     errors: list[str] = []
     statuses: dict[str, str] = {}
     try:
-        with contextlib.closing(source.read({"streams": catalog_streams}, input_state)) as messages:
+        with contextlib.closing(source.read(catalog, state)) as messages:
             for message in messages:
                 kind = message.get("type")
                 if kind == "RECORD":
@@ -195,11 +167,9 @@ def _run(
                 elif kind == "STATE":
                     _commit_state(message["state"], writers, store, result)
                 elif kind == "TRACE":
-                    trace = message.get("trace") or {}
                     if error := trace_error(message):
                         errors.append(error)
-                    status = trace.get("stream_status") or {}
-                    if status:
+                    if status := (message.get("trace") or {}).get("stream_status"):
                         statuses[status["stream_descriptor"]["name"]] = status["status"]
                 elif kind == "LOG":
                     log_message(message)
@@ -212,26 +182,9 @@ def _run(
         raise
     succeeded = source.returncode == 0 and not errors
     for c in configured:
-        name, stream_result = c.schema.stream, result.streams[c.schema.stream]
-        stream_result.records = writers[name].records
-        complete = statuses.get(name, "COMPLETE" if succeeded else "INCOMPLETE") == "COMPLETE"
-        if c.schema.mode != "overwrite":
-            stream_result.committed = True
-        elif complete:
-            destination.commit(c.schema)
-            store.committed(name, stream_result.generation_id, stream_result.records)
-            stream_result.committed = True
-        else:
-            destination.discard(c.schema)
-        logger.info(
-            "Stream %s: %d records into %s.%s (%s)%s",
-            name,
-            stream_result.records,
-            destination.database,
-            c.schema.table,
-            c.schema.mode,
-            "" if stream_result.committed else ", not swapped in: the stream did not complete",
-        )
+        default = "COMPLETE" if succeeded else "INCOMPLETE"
+        complete = statuses.get(c.schema.stream, default) == "COMPLETE"
+        _close_stream(c.schema, complete, writers[c.schema.stream], destination, store, result)
     if not succeeded:
         raise SourceError(
             f"The source failed (exit code {source.returncode})"
@@ -239,6 +192,77 @@ def _run(
             + ". Records before its last state are landed; the next sync resumes from there.",
             result,
         )
+
+
+def _open_streams(
+    configured: list[ConfiguredStream],
+    destination: Destination,
+    store: StateStore,
+    result: SyncResult,
+    batch_rows: int,
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, StreamWriter]]:
+    """Prepare each stream's table; return the configured catalog, input state and writers."""
+    states, generations = store.states(), store.generations()
+    catalog: list[dict[str, Any]] = []
+    input_state: list[dict[str, Any]] = []
+    writers: dict[str, StreamWriter] = {}
+    for c in configured:
+        name, overwrite = c.schema.stream, c.schema.mode == "overwrite"
+        previous = generations.get(name)
+        generation = previous + 1 if overwrite and previous is not None else previous or 0
+        if c.sync_mode == "incremental" and name in states:
+            if destination.exists(c.schema.table):
+                input_state.append(states[name])
+            else:
+                logger.warning("Table %s is gone: %s starts from scratch", c.schema.table, name)
+        table = destination.prepare(c.schema)
+        writers[name] = StreamWriter(
+            destination, c.schema, table, store.sync_id, generation, batch_rows
+        )
+        result.streams[name] = StreamResult(name, c.schema.table, c.schema.mode, generation)
+        catalog.append(
+            {
+                "stream": dict(c.stream),
+                "sync_mode": c.sync_mode,
+                "cursor_field": c.cursor,
+                "destination_sync_mode": c.schema.mode,
+                "primary_key": c.primary_key,
+                "generation_id": generation,
+                "minimum_generation_id": generation if overwrite else 0,
+                "sync_id": store.sync_id,
+            }
+        )
+    return {"streams": catalog}, input_state, writers
+
+
+def _close_stream(
+    schema: TableSchema,
+    complete: bool,
+    writer: StreamWriter,
+    destination: Destination,
+    store: StateStore,
+    result: SyncResult,
+) -> None:
+    """Swap a completed overwrite stream in (or drop its temporary table); log the outcome."""
+    stream = result.streams[schema.stream]
+    stream.records = writer.records
+    if schema.mode != "overwrite":
+        stream.committed = True
+    elif complete:
+        destination.commit(schema)
+        store.committed(schema.stream, stream.generation_id, stream.records)
+        stream.committed = True
+    else:
+        destination.discard(schema)
+    logger.info(
+        "Stream %s: %d records into %s.%s (%s)%s",
+        schema.stream,
+        stream.records,
+        destination.database,
+        schema.table,
+        schema.mode,
+        "" if stream.committed else ", not swapped in: the stream did not complete",
+    )
 
 
 def _commit_state(
