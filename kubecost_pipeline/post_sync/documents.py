@@ -91,10 +91,11 @@ class Desired:
 
     def widened(self, existing: Existing | None) -> tuple[int, int]:
         """first_seen/last_seen after `$min`/`$max` against the stored values."""
-        if existing is None:
-            return self.first_seen, self.last_seen
-        first = min(v for v in (self.first_seen, existing.first_seen) if v is not None)
-        last = max(v for v in (self.last_seen, existing.last_seen) if v is not None)
+        first, last = self.first_seen, self.last_seen
+        if existing is not None and existing.first_seen is not None:
+            first = min(first, existing.first_seen)
+        if existing is not None and existing.last_seen is not None:
+            last = max(last, existing.last_seen)
         return first, last
 
 

@@ -40,17 +40,18 @@ class ExpensePlan:
     samples: list[str] = field(default_factory=list)
 
 
-def correction(new: float, old: tuple[float, int] | None) -> list[tuple[float, int]]:
-    """The (cost, sign) rows that move a day from `old` (net cost, net sign) to `new`.
+def correction(new: float, old: float | None) -> list[tuple[float, int]]:
+    """The (cost, sign) rows that move a day from `old` (its live net cost, None when no row
+    nets to a live sign) to `new`.
 
-    diworker's rule: no live row -> +1 of the new cost (nothing when it is 0); a live row of
-    the same cost -> nothing; otherwise -1 of the old net, then +1 of the new.
+    diworker's rule: no live row -> +1 of the new cost (nothing when it is 0); the same cost
+    -> nothing; otherwise -1 of the old net, then +1 of the new.
     """
-    if old is None or old[1] == 0:
+    if old is None:
         return [(new, 1)] if abs(new) > settings.COST_TOLERANCE else []
-    if abs(old[0] - new) <= settings.COST_TOLERANCE:
+    if abs(old - new) <= settings.COST_TOLERANCE:
         return []
-    return [(old[0], -1), (new, 1)]
+    return [(old, -1), (new, 1)]
 
 
 def day_chunks(days: Sequence[tuple[date, int]], chunk_rows: int) -> list[tuple[date, date]]:
@@ -151,52 +152,52 @@ class Expenses:
 
     def _existing(
         self, account_id: str, lo: date, hi: date, owned: set[str]
-    ) -> dict[tuple[str, int], tuple[float, int]]:
-        """(resource `_id`, day) -> (net cost, net sign) of the hook's rows in lo..hi."""
-        existing: dict[tuple[str, int], tuple[float, int]] = {}
-        for resource_ids, days, nets, signs in self._stream(
+    ) -> dict[tuple[str, int], float]:
+        """(resource `_id`, day) -> live net cost of the hook's rows in lo..hi."""
+        live: dict[tuple[str, int], float] = {}
+        for resource_ids, days, nets in self._stream(
             settings.EXISTING_EXPENSES_SQL,
             db=self.db,
             account=account_id,
             lo=midnight_ts(lo),
             hi=midnight_ts(hi),
         ):
-            keys = zip(resource_ids, days, strict=True)
-            block = zip(keys, zip(nets, signs, strict=True), strict=True)
+            block = zip(zip(resource_ids, days, strict=True), nets, strict=True)
             if owned.issuperset(resource_ids):
-                existing.update(block)
+                live.update(block)
             else:  # rows of other writers: leave them be
-                existing.update((k, v) for k, v in block if k[0] in owned)
-        return existing
+                live.update((k, v) for k, v in block if k[0] in owned)
+        return live
 
     @staticmethod
     def _rows(
         account_id: str,
         desired: dict[tuple[str, int], float],
-        existing: dict[tuple[str, int], tuple[float, int]],
+        live: dict[tuple[str, int], float],
         plan: ExpensePlan,
     ) -> Iterator[Row]:
         """The rows to insert: pairs first, then single +1 rows (an even prefix keeps each
-        pair inside one insert block). Consumes `existing`."""
+        pair inside one insert block).
+
+        Set operations on whole dicts (C speed) leave only the days whose cost is not
+        bit-identical; those few go through `correction` with its tolerance.
+        """
+        changed = desired.items() - live.items()
+        gone = [(key, 0.0) for key in live.keys() - desired.keys()]  # days dbt no longer has
+        plan.unchanged += len(desired) - len(changed)
         singles: list[Row] = []
-        tolerance = settings.COST_TOLERANCE
-        changes = []
-        for key, new in desired.items():
-            old = existing.pop(key, None)
-            if old is not None and old[1] != 0 and abs(old[0] - new) <= tolerance:
-                plan.unchanged += 1  # the common case, checked before the general rule
-            else:
-                changes.append((key, new, old))
-        changes += [(key, 0.0, old) for key, old in existing.items()]  # days dbt no longer has
-        for key, new, old in changes:
+        for key, new in [*changed, *gone]:
+            old = live.get(key)
             rows = correction(new, old)
-            if len(rows) == 1:
+            if not rows:
+                plan.unchanged += key in desired
+            elif len(rows) == 1:
                 plan.new_days += 1
                 singles.append((account_id, *key, *rows[0]))
-            elif rows:
+            else:
                 plan.corrections += 1
                 if len(plan.samples) < 5:
-                    plan.samples.append(f"{key[0]} {_day(key[1])}: {rows[0][0]} -> {new}")
+                    plan.samples.append(f"{key[0]} {_day(key[1])}: {old} -> {new}")
                 for cost, sign in rows:
                     yield account_id, *key, cost, sign
             plan.rows += len(rows)

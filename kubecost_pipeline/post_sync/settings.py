@@ -151,14 +151,16 @@ SELECT name, type FROM system.columns
 WHERE database = {db:String} AND table = 'expenses'
 ORDER BY position
 """
-# Dates travel as unix seconds both ways: a DateTime column is epoch seconds, whatever the
-# server's or the client's time zone.
+# The live (resource, day) rows and their net cost. Dates travel as unix seconds both ways: a
+# DateTime column is epoch seconds, whatever the server's or the client's time zone. A day
+# whose rows net to sign 0 counts as absent, as in diworker.
 EXISTING_EXPENSES_SQL = """
-SELECT resource_id, toUnixTimestamp(date), sum(cost * sign), sum(sign)
+SELECT resource_id, toUnixTimestamp(date), sum(cost * sign)
 FROM {db:Identifier}.expenses
 WHERE cloud_account_id = {account:String}
   AND date BETWEEN toDateTime({lo:UInt32}) AND toDateTime({hi:UInt32})
 GROUP BY resource_id, date
+HAVING sum(sign) != 0
 """
 
 # ---- CloudTuner MySQL (OptScale rest_api models) ----------------------------------------------

@@ -105,17 +105,15 @@ def test_a_gone_resource_gets_active_unset_never_false() -> None:
 @pytest.mark.parametrize(
     ("new", "old", "rows"),
     [
-        (1.5, None, [(1.5, 1)]),  # first time
+        (1.5, None, [(1.5, 1)]),  # first time, or every earlier row collapsed to sign 0
         (0.0, None, []),  # nothing to bill
-        (1.5, (1.5, 1), []),  # unchanged
-        (1.5 + 1e-12, (1.5, 1), []),  # float noise is no change
-        (2.0, (1.5, 1), [(1.5, -1), (2.0, 1)]),  # restated
-        (0.0, (1.5, 1), [(1.5, -1), (0.0, 1)]),  # dropped by dbt: nets to 0, pair kept whole
-        (2.0, (1.5, 0), [(2.0, 1)]),  # collapsed to nothing: diworker writes only +1
-        (2.0, (3.0, 2), [(3.0, -1), (2.0, 1)]),  # duplicate +1 rows are netted
+        (1.5, 1.5, []),  # unchanged
+        (1.5 + 1e-12, 1.5, []),  # float noise is no change
+        (2.0, 1.5, [(1.5, -1), (2.0, 1)]),  # restated
+        (0.0, 1.5, [(1.5, -1), (0.0, 1)]),  # dropped by dbt: nets to 0, pair kept whole
     ],
 )
-def test_correction_rules(new: float, old: tuple | None, rows: list) -> None:
+def test_correction_rules(new: float, old: float | None, rows: list) -> None:
     assert correction(new, old) == rows
 
 
