@@ -69,6 +69,7 @@ class BuildResult:
     success: bool
     nodes: int = 0
     failures: list[NodeFailure] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # nodes not run because of a failure
     duration_s: float = 0.0
 
     def report(self) -> str:
@@ -78,6 +79,7 @@ class BuildResult:
         return "\n".join(
             [f"dbt failed ({len(self.failures)} of {self.nodes} nodes):"]
             + [f"  {f.status}: {f.node}: {f.message}" for f in self.failures]
+            + ([f"  skipped: {', '.join(self.skipped)}"] if self.skipped else [])
         )
 
 
@@ -208,4 +210,5 @@ def _result(outcome: Any, duration_s: float) -> BuildResult:
     success = bool(outcome.success) and not failures
     if not success and not failures:
         failures.append(NodeFailure("dbt", "error", "dbt reported failure; see its log above"))
-    return BuildResult(success, len(nodes), failures, duration_s)
+    skipped = [r.node.unique_id for r in nodes if str(r.status) == "skipped"]
+    return BuildResult(success, len(nodes), failures, skipped, duration_s)

@@ -87,6 +87,13 @@ def test_given_a_broken_model_when_built_then_failure_names_the_node_and_dependa
     failed = {f.node: f.status for f in result.failures}
     assert failed == {"model.tiny.costs_view": "error"}
     assert "no_such_column" in result.failures[0].message
+    assert {node.split(".")[2] for node in result.skipped} == {
+        "costs_by_day",
+        "costs_incremental",
+        "not_null_costs_by_day_day",
+        "unique_costs_by_day_day",
+    }
+    assert "skipped: " in result.report()
     assert "model.tiny.costs_view" in result.report()
 
 
