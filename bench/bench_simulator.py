@@ -33,6 +33,7 @@ CASES = [
         {"shareIdle": "true", "shareNamespaces": "kube-system"},
     ),
     ("kubecost19", "container key, %f string floats", {}),
+    ("opencost", "container key, includeIdle (one pass: nothing shared)", {"includeIdle": "true"}),
     ("kubecost2", "cluster,namespace aggregate", {"aggregate": "cluster,namespace"}),
 ]
 
