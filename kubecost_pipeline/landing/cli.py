@@ -42,6 +42,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="sync mode of a stream: overwrite, append or append_dedup (repeatable)",
     )
     parser.add_argument(
+        "--refresh",
+        action="store_true",
+        help="ignore the saved state and read everything again (landed rows are kept)",
+    )
+    parser.add_argument(
         "--source-command",
         type=shlex.split,
         help="the source's command line instead of source-kubecost (it gets the verbs appended)",
@@ -84,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
             modes=modes,
             source_command=args.source_command,
             batch_rows=args.batch_rows,
+            refresh=args.refresh,
         )
     except SourceError as error:
         logger.error("%s", error)

@@ -96,6 +96,7 @@ def sync(
     modes: Mapping[str, str] | None = None,
     source_command: Sequence[str] | None = None,
     batch_rows: int = settings.BATCH_ROWS,
+    refresh: bool = False,
 ) -> SyncResult:
     """Run the source and land its records as destination-clickhouse v2 would.
 
@@ -108,6 +109,8 @@ def sync(
         modes: stream -> `overwrite` | `append` | `append_dedup`; defaults in `configure`.
         source_command: the connector's argv prefix; default the `source-kubecost` script.
         batch_rows: rows buffered per stream before an INSERT.
+        refresh: Airbyte's "refresh and retain records": ignore the saved states and read
+            everything again as a new generation; landed rows stay (dedup collapses them).
 
     Returns:
         A SyncResult. Raises SourceError (with `.result`) when the source fails: records
@@ -133,6 +136,7 @@ def sync(
                 store,
                 result,
                 batch_rows,
+                refresh,
             )
     finally:
         client.close()
@@ -147,8 +151,11 @@ def _run(
     store: StateStore,
     result: SyncResult,
     batch_rows: int,
+    refresh: bool,
 ) -> None:
-    catalog, state, writers = _open_streams(configured, destination, store, result, batch_rows)
+    catalog, state, writers = _open_streams(
+        configured, destination, store, result, batch_rows, refresh
+    )
     errors: list[str] = []
     statuses: dict[str, str] = {}
     try:
@@ -200,16 +207,19 @@ def _open_streams(
     store: StateStore,
     result: SyncResult,
     batch_rows: int,
+    refresh: bool,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, StreamWriter]]:
     """Prepare each stream's table; return the configured catalog, input state and writers."""
-    states, generations = store.states(), store.generations()
+    states = {} if refresh else store.states()
+    generations = store.generations()
     catalog: list[dict[str, Any]] = []
     input_state: list[dict[str, Any]] = []
     writers: dict[str, StreamWriter] = {}
     for c in configured:
         name, overwrite = c.schema.stream, c.schema.mode == "overwrite"
         previous = generations.get(name)
-        generation = previous + 1 if overwrite and previous is not None else previous or 0
+        bump = overwrite or refresh  # a new generation: truncation or refresh
+        generation = previous + 1 if bump and previous is not None else previous or 0
         if c.sync_mode == "incremental" and name in states:
             if destination.exists(c.schema.table):
                 input_state.append(states[name])

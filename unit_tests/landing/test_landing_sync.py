@@ -403,3 +403,41 @@ rows = client.query(
 ).result_rows
 print(json.dumps(list(rows[0])))
 """
+
+
+def test_given_refresh_then_everything_is_read_again_as_a_new_generation(
+    land, ch_client, ch_database
+):
+    land({"days": DAYS[:2], "per_day": 2}, streams=["allocations"])
+
+    refreshed = land({"days": DAYS[:2], "per_day": 2}, streams=["allocations"], refresh=True)
+
+    assert refreshed.streams["allocations"].records == 4  # from the first day again
+    assert refreshed.streams["allocations"].generation_id == 1
+    assert _query(
+        ch_client,
+        "SELECT _airbyte_generation_id, count() FROM {db}.allocations FINAL GROUP BY 1",
+        ch_database,
+    ) == [(1, 4)]
+
+
+def test_given_changes_reported_by_the_source_then_meta_keeps_them(ch_client, ch_database):
+    from kubecost_pipeline.landing.destination import Destination, StreamWriter
+    from kubecost_pipeline.landing.schema import table_schema
+
+    schema = table_schema("s", {"properties": {"n": {"type": "number"}}}, "append")
+    destination = Destination(ch_client, ch_database)
+    writer = StreamWriter(destination, schema, destination.prepare(schema), 7, 0, 10)
+    truncated = {"field": "n", "change": "TRUNCATED", "reason": "SOURCE_FIELD_SIZE_LIMITATION"}
+
+    writer.add({"data": {"n": "x"}, "emitted_at": 0, "meta": {"changes": [truncated]}})
+    writer.flush()
+
+    meta = _query(ch_client, "SELECT _airbyte_meta FROM {db}.s", ch_database)[0][0]
+    assert json.loads(meta) == {
+        "sync_id": 7,
+        "changes": [
+            truncated,
+            {"field": "n", "change": "NULLED", "reason": "DESTINATION_SERIALIZATION_ERROR"},
+        ],
+    }
