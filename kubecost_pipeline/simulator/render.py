@@ -179,6 +179,7 @@ class Flavour:
     node_label_prefix: str = ""  # asset node labels "label_..." in older builds
     default_step: str | None = "1d"  # None: one set for the window (OpenCost computes on demand)
     raw_aggregated: bool = False  # rawAllocationOnly (max usage) kept on aggregated rows
+    hourly_when_recent: bool = False  # no step/accumulate inside hourly retention: hourly sets
 
 
 FLAVOURS = {
@@ -189,6 +190,7 @@ FLAVOURS = {
         BASE_FIELDS,
         node_label_prefix="label_",
         raw_aggregated=True,
+        hourly_when_recent=True,
     ),
     "kubecost2": Flavour(
         "kubecost2",
@@ -219,6 +221,7 @@ FLAVOURS = {
         string_floats=True,
         legacy_labels=True,
         node_label_prefix="label_",
+        hourly_when_recent=True,
     ),
 }
 

@@ -48,6 +48,7 @@ from kubecost_pipeline.simulator.windows import WindowError, iso, parse_duration
 logger = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
+HOURLY_RETENTION = timedelta(hours=49)  # etlHourlyStoreDurationHours
 # fmt: off
 AGGREGATE_PROPS = {
     "cluster", "node", "namespace", "controllerKind", "controller", "service", "pod",
@@ -415,7 +416,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         fl = sim.flavour
         start, end = self._window(sim, query)
-        q, offset, limit = allocation_query(fl, query, start, end)
+        q, offset, limit = allocation_query(fl, query, start, end, sim.fleet.clock())
         sim.note_read(route, query, start, end)
         windows = set_windows(q)
         nulls = (
@@ -664,7 +665,7 @@ def cluster_info(fleet: Fleet, fl: Flavour, index: int) -> dict[str, str]:
 
 
 def allocation_query(
-    fl: Flavour, query: dict[str, str], start: datetime, end: datetime
+    fl: Flavour, query: dict[str, str], start: datetime, end: datetime, now: datetime
 ) -> tuple[AllocationQuery, int | None, int | None]:
     """The validated query of an allocation request, and its offset and limit."""
     agg_text = query.get("aggregate", "")
@@ -678,6 +679,8 @@ def allocation_query(
             )
     accumulate = query.get("accumulate", "")
     step = parse_duration(query.get("step", "")) if query.get("step") else None
+    if step is None and fl.hourly_when_recent and now - HOURLY_RETENTION <= start < now:
+        step = timedelta(hours=1)  # Kubecost 1.x: unpinned granularity follows data age
     if fl.default_step and step is None:
         step = parse_duration(fl.default_step)
     if fl.name == "kubecost2" and accumulate in ("hour", "day", "week"):

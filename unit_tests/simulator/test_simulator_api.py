@@ -34,7 +34,7 @@ def windows(body: dict) -> list[tuple[str, str]]:
     ],
 )
 def test_given_each_window_format_then_daily_sets_cover_it(servers, window, first, sets):
-    body = get(servers("kubecost1"), "/allocation", window=window, aggregate="cluster")
+    body = get(servers("kubecost1"), "/allocation", window=window, aggregate="cluster", step="1d")
     assert len(body["data"]) == sets
     assert windows(body)[0][0] == first
 
@@ -53,6 +53,16 @@ def test_given_an_illegal_window_then_400_text_plain_naming_it(servers, window):
     assert r.status_code == 400
     assert r.headers["Content-Type"].startswith("text/plain")
     assert r.text == f"Invalid 'window' parameter: illegal window: {window}\n"
+
+
+def test_given_no_step_on_kubecost1_then_recent_windows_come_back_hourly(servers):
+    server = servers("kubecost1")
+    recent = get(server, "/allocation", window="yesterday", aggregate="cluster")["data"]
+    older = get(server, "/allocation", window="3d", aggregate="cluster")["data"]
+    pinned = get(server, "/allocation", window="yesterday", aggregate="cluster", step="1d")
+    assert (len(recent), len(older), len(pinned["data"])) == (24, 3, 1)
+    k2 = get(servers("kubecost2"), "/allocation", window="yesterday", aggregate="cluster")
+    assert len(k2["data"]) == 1
 
 
 def test_given_steps_then_sets_follow_them_and_hourly_sets_have_no_adjustments(servers):
@@ -262,7 +272,7 @@ def test_given_requests_then_the_server_logs_their_path_and_query(fleet):
 
 
 def test_given_today_then_the_set_ends_at_now(servers):
-    body = get(servers("kubecost1"), "/allocation", window="today", aggregate="cluster")
+    body = get(servers("kubecost1"), "/allocation", window="today", aggregate="cluster", step="1d")
     rows = body["data"][0]
     assert max(a["end"] for a in rows.values()) == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert body["data"][0][next(iter(rows))]["window"]["end"] == "2026-11-21T00:00:00Z"
