@@ -54,107 +54,52 @@ from kubecost_pipeline.simulator.windows import iso
 
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
-BASE_FIELDS = (
-    "name",
-    "properties",
-    "window",
-    "start",
-    "end",
-    "minutes",
-    "cpuCores",
-    "cpuCoreRequestAverage",
-    "cpuCoreUsageAverage",
-    "cpuCoreHours",
-    "cpuCost",
-    "cpuCostAdjustment",
-    "cpuEfficiency",
-    "gpuCount",
-    "gpuHours",
-    "gpuCost",
-    "gpuCostAdjustment",
-    "networkTransferBytes",
-    "networkReceiveBytes",
-    "networkCost",
-    "networkCrossZoneCost",
-    "networkCrossRegionCost",
-    "networkInternetCost",
-    "networkCostAdjustment",
-    "loadBalancerCost",
-    "loadBalancerCostAdjustment",
-    "pvBytes",
-    "pvByteHours",
-    "pvCost",
-    "pvs",
-    "pvCostAdjustment",
-    "ramBytes",
-    "ramByteRequestAverage",
-    "ramByteUsageAverage",
-    "ramByteHours",
-    "ramCost",
-    "ramCostAdjustment",
-    "ramEfficiency",
-    "externalCost",
-    "sharedCost",
-    "totalCost",
-    "totalEfficiency",
-    "rawAllocationOnly",
-    "proportionalAssetResourceCosts",
-    "lbAllocations",
-    "sharedCostBreakdown",
-)
-# OpenCost 1.112 and Kubecost 2.x add GPU request/usage/efficiency and the idle portions.
-NEW_FIELDS = tuple(
-    f
-    for name in BASE_FIELDS
-    for f in (
-        (name, "gpuRequestAverage", "gpuUsageAverage", "gpuEfficiency")
-        if name == "gpuCostAdjustment"
-        else (name, "cpuCostIdle")
-        if name == "cpuCostAdjustment"
-        else (name, "ramCostIdle")
-        if name == "ramCostAdjustment"
-        else (name, "gpuCostIdle")
-        if name == "gpuCost"
-        else (name,)
-    )
-)
-# Kubecost 1.9x (the opencost-swagger example): no network split, no PARC/LB/shared maps.
-OLD_FIELDS = (
-    *BASE_FIELDS[: BASE_FIELDS.index("networkCrossZoneCost")],
-    "networkCostAdjustment",
-    *BASE_FIELDS[BASE_FIELDS.index("loadBalancerCost") : BASE_FIELDS.index("externalCost")],
-    "sharedCost",
-    "externalCost",
-    "totalCost",
-    "totalEfficiency",
-    "rawAllocationOnly",
-)
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+# Kubecost 1.10x / OpenCost 1.105 field order (the opencost-website example).
+BASE_FIELDS = _names("""
+    name properties window start end minutes cpuCores cpuCoreRequestAverage
+    cpuCoreUsageAverage cpuCoreHours cpuCost cpuCostAdjustment cpuEfficiency gpuCount gpuHours
+    gpuCost gpuCostAdjustment networkTransferBytes networkReceiveBytes networkCost
+    networkCrossZoneCost networkCrossRegionCost networkInternetCost networkCostAdjustment
+    loadBalancerCost loadBalancerCostAdjustment pvBytes pvByteHours pvCost pvs pvCostAdjustment
+    ramBytes ramByteRequestAverage ramByteUsageAverage ramByteHours ramCost ramCostAdjustment
+    ramEfficiency externalCost sharedCost totalCost totalEfficiency rawAllocationOnly
+    proportionalAssetResourceCosts lbAllocations sharedCostBreakdown
+""")
+# OpenCost 1.112 and Kubecost 2.x add GPU request/usage/efficiency and the idle portions.
+_NEWER = {
+    "cpuCostAdjustment": ("cpuCostIdle",),
+    "gpuCost": ("gpuCostIdle",),
+    "gpuCostAdjustment": ("gpuRequestAverage", "gpuUsageAverage", "gpuEfficiency"),
+    "ramCostAdjustment": ("ramCostIdle",),
+}
+NEW_FIELDS = tuple(f for name in BASE_FIELDS for f in (name, *_NEWER.get(name, ())))
+# Kubecost 1.9x (the opencost-swagger example): no network split, no PARC/LB/shared maps.
+OLD_FIELDS = _names("""
+    name properties window start end minutes cpuCores cpuCoreRequestAverage
+    cpuCoreUsageAverage cpuCoreHours cpuCost cpuCostAdjustment cpuEfficiency gpuCount gpuHours
+    gpuCost gpuCostAdjustment networkTransferBytes networkReceiveBytes networkCost
+    networkCostAdjustment loadBalancerCost loadBalancerCostAdjustment pvBytes pvByteHours pvCost
+    pvs pvCostAdjustment ramBytes ramByteRequestAverage ramByteUsageAverage ramByteHours ramCost
+    ramCostAdjustment ramEfficiency sharedCost externalCost totalCost totalEfficiency
+    rawAllocationOnly
+""")
 NAN_FIELDS = frozenset(
-    {
-        "cpuEfficiency",
-        "ramEfficiency",
-        "gpuEfficiency",
-        "totalEfficiency",
-        "cpuCoreUsageAverage",
-        "ramByteUsageAverage",
-    }
+    _names("""
+    cpuEfficiency ramEfficiency gpuEfficiency totalEfficiency cpuCoreUsageAverage
+    ramByteUsageAverage
+""")
 )
 NULL_FIELDS = frozenset(
-    {
-        "cpuCostAdjustment",
-        "ramCostAdjustment",
-        "gpuCostAdjustment",
-        "pvCostAdjustment",
-        "networkCostAdjustment",
-        "loadBalancerCostAdjustment",
-        "networkCrossZoneCost",
-        "networkCrossRegionCost",
-        "networkInternetCost",
-        "externalCost",
-        "pvs",
-        "lbAllocations",
-    }
+    _names("""
+    cpuCostAdjustment ramCostAdjustment gpuCostAdjustment pvCostAdjustment networkCostAdjustment
+    loadBalancerCostAdjustment networkCrossZoneCost networkCrossRegionCost networkInternetCost
+    externalCost pvs lbAllocations
+""")
 )
 
 
