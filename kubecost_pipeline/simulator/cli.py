@@ -70,6 +70,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="MODE[:SECRET]",
         help="none, basic:USER:PASSWORD, bearer:TOKEN, cookie:TOKEN, sso_redirect:TOKEN",
     )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND[:OPTIONS]",
+        help="inject a fault, e.g. 503:times=2,path=/model/allocation or slow:delay=5,rate=0.1 "
+        "(repeatable); a request can also ask for one with the header X-Simulator-Fault",
+    )
     p.set_defaults(func=run)
 
 
@@ -77,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from kubecost_pipeline.simulator import Fleet, FleetSpec, SimulatorServer
+    from kubecost_pipeline.simulator.faults import parse_fault
 
     today = (args.now or datetime.now(UTC)).date()
     start = args.start or today - timedelta(days=args.days - 1)
@@ -91,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
             start=start,
             days=args.days,
         )
+        faults = [parse_fault(text) for text in args.fault]
         server = SimulatorServer(
             Fleet(spec, now=args.now),
             flavour=args.flavour,
@@ -101,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as e:
         print(f"kubecost-pipeline simulate: {e}", file=sys.stderr)
         return 2
+    for fault in faults:
+        server.faults.add(fault)
     api = server.api_url
     print(f"Serving simulated {args.flavour} at {server.base_url} (Ctrl-C to stop)", flush=True)
     print(

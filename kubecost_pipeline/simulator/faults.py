@@ -84,6 +84,39 @@ class Fault:
         return True
 
 
+_OPTION_TYPES = {
+    "times": int,
+    "rate": float,
+    "path": str,
+    "after": int,
+    "delay": float,
+    "retry_after": int,
+    "code": int,
+    "seed": int,
+}
+
+
+def parse_fault(text: str) -> Fault:
+    """``KIND[:option=value,...]``, e.g. ``503:times=2,path=/model/allocation``."""
+    kind, _, rest = text.partition(":")
+    options: dict[str, object] = {}
+    for item in filter(None, rest.split(",")):
+        name, _, value = item.partition("=")
+        cast = _OPTION_TYPES.get(name.strip())
+        if cast is None or not value:
+            raise ValueError(
+                f"bad fault option {item!r} in {text!r}; use name=value with a name among "
+                f"{', '.join(_OPTION_TYPES)}"
+            )
+        try:
+            options[name.strip()] = cast(value.strip())
+        except ValueError:
+            raise ValueError(
+                f"bad fault option {item!r} in {text!r}: {name} takes a {cast.__name__}"
+            ) from None
+    return Fault(kind=kind.strip(), **options)  # type: ignore[arg-type]
+
+
 class FaultSet:
     """The faults of one server; the first fault that fires on a request wins."""
 

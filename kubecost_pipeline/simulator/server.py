@@ -29,7 +29,7 @@ from kubecost_pipeline.simulator.engine import (
     run_set,
     set_windows,
 )
-from kubecost_pipeline.simulator.faults import Fault, FaultSet
+from kubecost_pipeline.simulator.faults import Fault, FaultSet, parse_fault
 from kubecost_pipeline.simulator.filters import ASSET_FIELDS, FilterError, parse_filter
 from kubecost_pipeline.simulator.model import Fleet
 from kubecost_pipeline.simulator.render import (
@@ -280,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
         if handler is None:
             raise _Error(404, "404 page not found\n", "text/plain; charset=utf-8")
         self._authenticate(sim)
-        fault = sim.faults.pick(path)
+        fault = self._header_fault() or sim.faults.pick(path)
         if fault is not None and self._early_fault(sim, fault):
             return None
         return handler(sim, route, query, fault)
@@ -308,6 +308,16 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "sso_redirect":
             raise _Redirect("/login?redirect=" + quote(self.path, safe=""))
         self._refuse(401 if given is None else 403, {})
+
+    def _header_fault(self) -> Fault | None:
+        """A fault asked for by this request alone: ``X-Simulator-Fault: 503``."""
+        text = self.headers.get("X-Simulator-Fault")
+        if not text:
+            return None
+        try:
+            return parse_fault(text)
+        except ValueError as e:
+            raise _json_error(400, f"X-Simulator-Fault: {e}") from None
 
     def _refuse(self, status: int, headers: dict[str, str]) -> None:
         self._send(status, NGINX_PAGE.format(status=STATUS_TEXT[status]), "text/html", headers)

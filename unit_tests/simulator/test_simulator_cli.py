@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -11,23 +12,10 @@ import requests
 
 from kubecost_pipeline.cli import main
 
-ARGS = [
-    "simulate",
-    "--port",
-    "0",
-    "--flavour",
-    "opencost",
-    "--seed",
-    "3",
-    "--clusters",
-    "1",
-    "--start",
-    "2026-11-01",
-    "--days",
-    "5",
-    "--now",
-    "2026-11-04T06:00:00Z",
-]
+ARGS = shlex.split(
+    "simulate --fault 503:times=1,path=/model/allocation --port 0 --flavour opencost --seed 3 "
+    "--clusters 1 --start 2026-11-01 --days 5 --now 2026-11-04T06:00:00Z"
+)
 
 
 def test_given_simulate_then_it_prints_the_url_and_serves_until_interrupted():
@@ -42,6 +30,8 @@ def test_given_simulate_then_it_prints_the_url_and_serves_until_interrupted():
         assert line.startswith("Serving simulated opencost at http://127.0.0.1:"), line
         url = line.split(" at ")[1].split()[0]
         assert proc.stdout and f"API: {url}/allocation" in proc.stdout.readline()
+        first = requests.get(f"{url}/allocation", params={"window": "yesterday"}, timeout=30)
+        assert first.status_code == 503  # the --fault
         body = requests.get(f"{url}/allocation", params={"window": "yesterday"}, timeout=30).json()
         rows = body["data"][0]
         assert body["code"] == 200 and rows

@@ -9,6 +9,7 @@ import requests
 from simulator_helpers import WINDOW
 
 from kubecost_pipeline.simulator import Fault, SimulatorServer
+from kubecost_pipeline.simulator.faults import parse_fault
 
 PARAMS = {"window": WINDOW, "aggregate": "cluster,namespace", "accumulate": "true"}
 
@@ -190,3 +191,25 @@ def test_given_a_bad_auth_spec_or_flavour_then_a_clear_error_without_the_secret(
     assert "s3cret" not in str(error.value) and "only-user" not in str(error.value)
     with pytest.raises(ValueError, match="unknown simulator flavour 'kubecost3'; choose one of"):
         SimulatorServer(fleet, flavour="kubecost3")
+
+
+def test_given_a_fault_header_then_only_that_request_fails(k1):
+    r = call(k1, headers={"X-Simulator-Fault": "429:retry_after=9"})
+    assert r.status_code == 429 and r.headers["Retry-After"] == "9"
+    assert call(k1).status_code == 200
+    bad = call(k1, headers={"X-Simulator-Fault": "503:times=x"})
+    assert bad.status_code == 400 and "times takes a int" in bad.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("418", "unknown fault kind '418'"),
+        ("503:tims=2", "bad fault option 'tims=2'"),
+        ("slow:delay=", "bad fault option 'delay='"),
+    ],
+)
+def test_given_a_bad_fault_spec_then_the_error_names_it(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_fault(text)
+    assert parse_fault("slow:delay=0.5,path=/model/assets,rate=0.25").delay == 0.5
