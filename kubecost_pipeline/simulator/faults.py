@@ -112,7 +112,8 @@ def parse_fault(text: str) -> Fault:
             options[name.strip()] = cast(value.strip())
         except ValueError:
             raise ValueError(
-                f"bad fault option {item!r} in {text!r}: {name} takes a {cast.__name__}"
+                f"bad fault option {item!r} in {text!r}: {name} takes "
+                + {int: "an integer", float: "a number"}.get(cast, "text")
             ) from None
     return Fault(kind=kind.strip(), **options)  # type: ignore[arg-type]
 

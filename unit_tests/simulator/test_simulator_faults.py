@@ -198,7 +198,7 @@ def test_given_a_fault_header_then_only_that_request_fails(k1):
     assert r.status_code == 429 and r.headers["Retry-After"] == "9"
     assert call(k1).status_code == 200
     bad = call(k1, headers={"X-Simulator-Fault": "503:times=x"})
-    assert bad.status_code == 400 and "times takes a int" in bad.json()["message"]
+    assert bad.status_code == 400 and "times takes an integer" in bad.json()["message"]
 
 
 @pytest.mark.parametrize(
