@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -98,14 +99,16 @@ class Source:
     def discover(self) -> list[dict[str, Any]]:
         """The source's catalog streams."""
         errors: list[str] = []
-        for message in self._messages(["discover", "--config", str(self.config_path)]):
-            kind = message.get("type")
-            if kind == "CATALOG":
-                return list(message["catalog"]["streams"])
-            if kind == "LOG":
-                log_message(message)
-            elif kind == "TRACE" and (error := trace_error(message)):
-                errors.append(error)
+        verb = ["discover", "--config", str(self.config_path)]
+        with contextlib.closing(self._messages(verb)) as messages:
+            for message in messages:
+                kind = message.get("type")
+                if kind == "CATALOG":
+                    return list(message["catalog"]["streams"])
+                if kind == "LOG":
+                    log_message(message)
+                elif kind == "TRACE" and (error := trace_error(message)):
+                    errors.append(error)
         raise SourceError(
             "The source did not return a catalog"
             + (f": {'; '.join(errors)}" if errors else f" (exit code {self.returncode})")

@@ -441,3 +441,10 @@ def test_given_changes_reported_by_the_source_then_meta_keeps_them(ch_client, ch
             {"field": "n", "change": "NULLED", "reason": "DESTINATION_SERIALIZATION_ERROR"},
         ],
     }
+
+
+def test_given_a_source_that_cannot_start_or_discover_then_source_error_says_so(land):
+    with pytest.raises(SourceError, match="Cannot start the source '/no/such/source'"):
+        land({}, source_command=["/no/such/source"])
+    with pytest.raises(SourceError, match="did not return a catalog"):
+        land({}, source_command=[sys.executable, "-c", "print('not a message')"])
