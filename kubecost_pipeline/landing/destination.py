@@ -138,7 +138,8 @@ class Destination:
         if alters:
             logger.info("Altering %s.%s: %s", self.database, schema.table, ", ".join(alters))
             self.client.command(
-                f"ALTER TABLE {quote(self.database)}.{quote(schema.table)} " + ", ".join(alters)
+                f"ALTER TABLE {quote(self.database)}.{quote(schema.table)} " + ", ".join(alters),
+                settings={"mutations_sync": 2},  # type changes are converted before we go on
             )
         return schema.table
 

@@ -19,7 +19,12 @@ from kubecost_pipeline.landing.destination import (
     connect,
     redact,
 )
-from kubecost_pipeline.landing.errors import CatalogError, RecordError, SourceError
+from kubecost_pipeline.landing.errors import (
+    CatalogError,
+    LandingError,
+    RecordError,
+    SourceError,
+)
 from kubecost_pipeline.landing.schema import TableSchema, compatible_name, table_schema
 from kubecost_pipeline.landing.source import Source, default_command, log_message, trace_error
 
@@ -122,6 +127,8 @@ def sync(
     url = clickhouse_url or settings.default_clickhouse_url()
     database = compatible_name(database)  # as the destination names its database
     logger.info("Landing into %s, database %s", redact(url), database)
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+
     client = connect(url)
     try:
         destination = Destination(client, database)
@@ -138,6 +145,11 @@ def sync(
                 batch_rows,
                 refresh,
             )
+    except ClickHouseError as error:
+        raise LandingError(
+            f"ClickHouse refused a statement while landing into {database}: {error}. "
+            "Records before the last committed state are kept: fix the cause and sync again."
+        ) from error
     finally:
         client.close()
     result.duration_s = time.monotonic() - started

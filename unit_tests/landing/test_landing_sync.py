@@ -448,3 +448,19 @@ def test_given_a_source_that_cannot_start_or_discover_then_source_error_says_so(
         land({}, source_command=["/no/such/source"])
     with pytest.raises(SourceError, match="did not return a catalog"):
         land({}, source_command=[sys.executable, "-c", "print('not a message')"])
+
+
+def test_given_a_statement_clickhouse_refuses_then_landing_error_says_what_to_do(
+    land, ch_client, ch_database
+):
+    # An earlier table whose key column `name` is Int64: ClickHouse refuses to alter a key.
+    ch_client.command(
+        f"CREATE TABLE `{ch_database}`.allocations (_airbyte_raw_id String, "
+        "_airbyte_extracted_at DateTime64(3), _airbyte_meta String, _airbyte_generation_id "
+        "UInt32, window_start DateTime64(3), granularity String, idle_policy String, name Int64)"
+        " ENGINE = ReplacingMergeTree(window_start)"
+        " ORDER BY (window_start, granularity, idle_policy, name)"
+    )
+
+    with pytest.raises(LandingError, match=r"ClickHouse refused .* fix the cause and sync again"):
+        land({"days": DAYS[:1]}, streams=["allocations"])
