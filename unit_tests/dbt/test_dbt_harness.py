@@ -15,7 +15,7 @@ def test_given_the_seed_harness_when_dbt_builds_then_models_tests_and_unit_tests
     )
 
     kinds = Counter(r.node.resource_type for r in results)
-    assert kinds["model"] == 7  # 3 staging views and 4 marts (intermediates are ephemeral)
+    assert kinds["model"] == 8  # 4 staging views and 4 marts (intermediates are ephemeral)
     assert kinds["unit_test"] == 2
     assert kinds["test"] >= 30
     assert not [r.node.name for r in results if str(r.status) == "warn"]
@@ -26,12 +26,7 @@ def test_given_the_seed_harness_when_dbt_builds_then_models_tests_and_unit_tests
     )
     assert levels == {"cluster": 2, "node": 4, "namespace": 4, "pod": 5}
 
-
-def test_given_the_harness_marts_when_reading_a_pod_then_metadata_and_rightsizing_are_filled(
-    dbt, harness, seeded_landing, ch_client, ch_database
-):
-    dbt(["run"], project=harness, vars={"kubecost_database": seeded_landing})
-
+    # k8s_resources carries the pod's and the node's metadata and a rightsizing signal
     pod = ch_client.query(
         "select k8s_node, k8s_service, controller_kind, controller, containers, "
         "cpu_request_cores, recommended_cpu_cores, monthly_saving, labels "

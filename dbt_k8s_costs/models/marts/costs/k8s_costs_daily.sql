@@ -22,11 +22,19 @@ allocations as (
 
 ),
 
+extractions as (
+
+    select * from {{ ref('stg_kubecost__allocation_extractions') }}
+    where granularity = '{{ var("kubecost_granularity") }}'
+        and idle_policy = '{{ var("kubecost_idle_policy") }}'
+
+),
+
 selected_days as (
 
     select * from allocations
     {% if is_incremental() -%}
-    where date in {{ days_to_rebuild('allocations') }}
+    where date in {{ days_to_rebuild('extractions') }}
     {%- endif %}
 
 )
