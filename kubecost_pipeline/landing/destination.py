@@ -30,9 +30,10 @@ INSERT_SETTINGS = {"async_insert": 0}  # an INSERT returns only once its part is
 def redact(url: str) -> str:
     """The URL without its password, for messages and logs."""
     parsed = urlparse(url)
-    if parsed.password is None:
+    userinfo, at, hostport = parsed.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
         return url
-    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@")).geturl()
+    return parsed._replace(netloc=f"{userinfo.partition(':')[0]}:***@{hostport}").geturl()
 
 
 def connect(url: str) -> Any:

@@ -196,3 +196,17 @@ def test_given_a_null_primary_key_value_then_the_row_is_refused():
         builder.values({"window_start": "2024-01-01T00:00:00Z", "name": None}, [])
     with pytest.raises(ValueError, match="window_start"):  # nulled by coercion, then refused
         builder.values({"window_start": "2400-01-01T00:00:00Z", "name": "x"}, [])
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://loader:s%40cr%3At@ch.example:8443/db", "https://loader:***@ch.example:8443/db"),
+        ("http://loader@ch.example:8123", "http://loader@ch.example:8123"),
+        ("chdb:///var/lib/ch", "chdb:///var/lib/ch"),
+    ],
+)
+def test_given_a_clickhouse_url_then_redact_hides_only_the_password(url, expected):
+    from kubecost_pipeline.landing.destination import redact
+
+    assert redact(url) == expected
