@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 HOURLY_RETENTION = timedelta(hours=49)  # etlHourlyStoreDurationHours
+REQUEST_LOG = 10_000  # requests kept in SimulatorServer.requests
 # fmt: off
 AGGREGATE_PROPS = {
     "cluster", "node", "namespace", "controllerKind", "controller", "service", "pod",
@@ -135,7 +136,8 @@ class SimulatorServer:
         host, port: where to listen; port 0 picks a free port.
         now: pins the fleet's clock (today's partial day, the restatement window).
 
-    ``faults`` takes ``Fault``s; ``requests`` logs ``(path, query)`` of every request.
+    ``faults`` takes ``Fault``s; ``requests`` logs ``(path, query)`` of every request (the
+    most recent ones once it passes ``REQUEST_LOG``).
     Re-reading a day inside the restatement window with the same query moves the fleet to a
     newer revision of that day's adjustments, as cloud billing reconciliation does.
     """
@@ -206,6 +208,8 @@ class SimulatorServer:
     def log_request(self, path: str, query: dict[str, str]) -> None:
         with self._lock:
             self.requests.append((path, query))
+            if len(self.requests) > REQUEST_LOG:  # a long-running server keeps the recent half
+                del self.requests[: REQUEST_LOG // 2]
 
     def note_read(self, route: str, query: dict[str, str], start: datetime, end: datetime):
         """Count a read of each restated day in the window; re-reads restate the day."""
