@@ -62,7 +62,7 @@ def run_demo(
 
 
 def fleet_clusters(fleet: Any) -> list[str]:
-    return sorted({a.cluster for a in fleet.allocations(fleet.spec.start)})
+    return sorted(key[0] for key in fleet.truth(fleet.spec.start, level="cluster"))
 
 
 def _project(config: PipelineConfig, clusters: list[str], progress: Progress) -> Any:
@@ -80,31 +80,34 @@ def _project(config: PipelineConfig, clusters: list[str], progress: Progress) ->
         mysql.commit()
     accounts = dict(zip(clusters, organization.account_ids, strict=True))
     mongodb_uri = os.environ.get("KUBECOST_PIPELINE__MONGODB__URI", "")
-    overrides: dict[str, Any] = {
-        "mysql_url": f"{MYSQL_URL}/{DEMO_MYSQL_DATABASE}",
-        "cluster_accounts": accounts,
-        "expenses_database": "cloudtuner",
-    }
-    if mongodb_uri:
-        overrides["mongodb_uri"] = mongodb_uri
-        return run_chain(
-            config, frozenset({"sync", "dbt"}), progress=progress, hook_overrides=overrides
-        )["project"]
-    progress.step("project", "no MongoDB configured: planning the projection (dry run)")
+    dry_run = not mongodb_uri
     hook_config = post_sync.load_config(
         None,
         overrides={
             "marts_url": config.clickhouse_url,
             "marts_database": config.marts,
-            "mongodb_uri": "mongodb://in-memory-demo",
-            **overrides,
+            "mysql_url": f"{MYSQL_URL}/{DEMO_MYSQL_DATABASE}",
+            "mongodb_uri": mongodb_uri or "mongodb://in-memory-demo",
+            "cluster_accounts": accounts,
+            "expenses_database": "cloudtuner",
         },
     )
-    # An empty in-memory MongoDB stands in for CloudTuner's: the plan is the first run's.
+    progress.step(
+        "project",
+        "planning the projection: no MongoDB configured (dry run)"
+        if dry_run
+        else "projecting into MongoDB, MariaDB and embedded ClickHouse",
+    )
     with ExitStack() as stack:
         stores = post_sync.open_stores(hook_config, stack)
-        stores = replace(stores, mongo=sandbox.mongomock_client())
-        return post_sync.project(hook_config, dry_run=True, stores=stores)
+        if dry_run:  # an empty in-memory MongoDB stands in: the plan is a first run's
+            stores = replace(stores, mongo=sandbox.mongomock_client())
+        try:
+            return post_sync.project(
+                hook_config, dry_run=dry_run, stores=stores, create_expenses_table=True
+            )
+        except post_sync.PostSyncError as exc:
+            raise StepFailed("project", str(exc)) from exc
 
 
 def _demo_mysql() -> Any:
