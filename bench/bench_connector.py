@@ -118,7 +118,7 @@ def write_day(path: Path, containers: int, seed: int = 7) -> int:
 
 def serve(payload: Path) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if "/allocation" in self.path:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -252,7 +252,9 @@ def main() -> None:
         "|---|---|---|---|---|",
     ]
     for label, seconds, rss, records in results:
-        lines.append(f"| {label} | {records} | {seconds:.1f} | {records / seconds:,.0f} | {rss:.0f} |")
+        lines.append(
+            f"| {label} | {records} | {seconds:.1f} | {records / seconds:,.0f} | {rss:.0f} |"
+        )
     base = results[-1][3] / results[-1][1]
     ratio = ", ".join(f"{r[3] / r[1] / base:.2f}x" for r in results[:-1])
     lines += ["", f"Speed versus the parquet-exporter approach: {ratio}.", MARK]

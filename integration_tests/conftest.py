@@ -1,4 +1,4 @@
-"""Markers used by Airbyte's standard test suite (registered because pytest runs --strict-markers)."""
+"""Markers of Airbyte's standard test suite, registered because pytest runs --strict-markers."""
 
 
 def pytest_configure(config) -> None:

@@ -11,21 +11,29 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-
 from airbyte_cdk.test.models.scenario import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 from airbyte_cdk.test.standard_tests.pytest_hooks import (  # noqa: F401 - pytest fixtures
     read_from_streams,
     read_scenarios,
 )
+
 from kubecost_pipeline.simulator import Fleet, FleetSpec, SimulatorServer
 from source_kubecost import SourceKubecost
 
 ROOT = Path(__file__).resolve().parent.parent
 FLEET_START = date(2026, 11, 1)
 _SIMULATOR = SimulatorServer(
-    Fleet(FleetSpec(seed=7, clusters=1, namespaces_per_cluster=2, pods_per_namespace=2,
-                    start=FLEET_START, days=10)),
+    Fleet(
+        FleetSpec(
+            seed=7,
+            clusters=1,
+            namespaces_per_cluster=2,
+            pods_per_namespace=2,
+            start=FLEET_START,
+            days=10,
+        )
+    ),
     flavour="kubecost2",
     now=datetime(2026, 11, 8, 6, tzinfo=UTC),
 ).start()

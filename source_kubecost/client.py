@@ -8,6 +8,8 @@ memory stays bounded whatever the response size.
 
 from __future__ import annotations
 
+import atexit
+import collections
 import io
 import json
 import logging
@@ -23,9 +25,9 @@ from urllib.parse import urlsplit
 
 import ijson
 import requests
-
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
 from source_kubecost.config import Settings, config_error
 
 logger = logging.getLogger("airbyte")
@@ -36,6 +38,7 @@ MAX_BACKOFF_SECONDS = 120.0
 CONNECT_TIMEOUT_SECONDS = 15
 _CHUNK = 64 * 1024
 _LENGTH = struct.Struct("<I")
+_TRUNCATED = "premature EOF"  # yajl's message when the body stops mid-document
 _LOGIN_HINTS = ("login", "sso", "saml", "oauth", "oidc", "auth")
 
 
@@ -62,11 +65,11 @@ class Spool:
     """Flattened records on disk (marshal), counted; read back once, then closed."""
 
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives until read or closed
         self.count = self.idle = 0
         self.first: Any = None
 
-    def write(self, record: Mapping[str, Any]) -> None:
+    def write(self, record: dict[str, Any]) -> None:
         data = marshal.dumps(record)
         self._file.write(_LENGTH.pack(len(data)) + data)
         if not self.count:
@@ -129,9 +132,9 @@ class KubecostClient:
             self.session.auth = settings.auth
         self.session.verify = settings.verify
         if settings.verify and settings.ca_certificate:
-            ca = tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False)
-            with ca:
+            with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as ca:
                 ca.write(settings.ca_certificate)
+            atexit.register(os.unlink, ca.name)
             self.session.verify = ca.name
         self._model_prefix = settings.model_prefix
 
@@ -148,7 +151,7 @@ class KubecostClient:
         return f"{self.settings.base_url}{'/model' if model else ''}/{endpoint}"
 
     def detect_prefix(self) -> bool:
-        """Auto-detects `/model/clusterInfo` (Kubecost, OpenCost UI) or `/clusterInfo` (OpenCost)."""
+        """Finds `/model/clusterInfo` (Kubecost, OpenCost's UI) or `/clusterInfo` (OpenCost)."""
         failures = []
         for model in (True, False):
             try:
@@ -223,7 +226,12 @@ class KubecostClient:
                     delay = min(MAX_BACKOFF_SECONDS, base * 2 ** (number - 1))
                     delay *= 0.5 + random.random()  # jitter
                 logger.warning(
-                    "%s: %s; retry %d of %d in %.1f s", what, error.cause, number, attempts - 1, delay
+                    "%s: %s; retry %d of %d in %.1f s",
+                    what,
+                    error.cause,
+                    number,
+                    attempts - 1,
+                    delay,
                 )
                 time.sleep(delay)
         raise AssertionError("unreachable")
@@ -338,6 +346,11 @@ class KubecostClient:
         try:
             doc = json.loads(body, parse_constant=_reject_constant)
         except ValueError as error:
+            try:
+                collections.deque(ijson.basic_parse(io.BytesIO(body)), maxlen=0)
+            except ijson.JSONError as parse_error:
+                if _TRUNCATED in str(parse_error):
+                    raise Transient("the body ended early (truncated)") from None
             raise _malformed(what, 0, None, str(error)) from None
         if not isinstance(doc, dict):
             raise _malformed(what, 0, None, f"the body is a JSON {type(doc).__name__}")
@@ -432,6 +445,10 @@ def _spool_items(
     try:
         for key, value in items:
             spool.write(transform(key, value))
+    except ijson.IncompleteJSONError as error:
+        if _TRUNCATED in str(error):
+            raise Transient(f"the body ended early after record {spool.count}") from None
+        raise _malformed(what, spool.count, key, str(error)) from None
     except (ijson.JSONError, ValueError, TypeError, AttributeError) as error:
         raise _malformed(what, spool.count, key, str(error) or type(error).__name__) from None
 

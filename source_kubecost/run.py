@@ -3,6 +3,7 @@
 import sys
 
 from airbyte_cdk.entrypoint import launch
+
 from source_kubecost.source import SourceKubecost
 
 

@@ -10,6 +10,7 @@ from airbyte_cdk.models import AirbyteConnectionStatus, FailureType, Status
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
 from source_kubecost.client import KubecostClient, Transient
 from source_kubecost.config import parse_config
 from source_kubecost.streams import Allocations, Assets, Clusters
@@ -18,7 +19,9 @@ from source_kubecost.streams import Allocations, Assets, Clusters
 class SourceKubecost(AbstractSource):
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         ok, message = self.check_connection(logger, config)
-        return AirbyteConnectionStatus(status=Status.SUCCEEDED if ok else Status.FAILED, message=message)
+        return AirbyteConnectionStatus(
+            status=Status.SUCCEEDED if ok else Status.FAILED, message=message
+        )
 
     def check_connection(
         self, logger: logging.Logger, config: Mapping[str, Any]

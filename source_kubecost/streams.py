@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin, Stream
-from airbyte_cdk.sources.utils.schema_helpers import ResourceSchemaLoader
+
 from source_kubecost.client import KubecostClient, Spool, TimedOut
 from source_kubecost.config import Settings, config_error
 from source_kubecost.records import AllocationFlattener, flatten_asset
@@ -24,12 +23,6 @@ from source_kubecost.records import AllocationFlattener, flatten_asset
 logger = logging.getLogger("airbyte")
 CURSOR = "window_start"
 _STATE_KEYS = (CURSOR, "start", "window.start", "cursor", "date")
-
-
-@cache
-def schema(name: str) -> Mapping[str, Any]:
-    """The stream's JSON schema; cached because the CDK asks for it once per record."""
-    return ResourceSchemaLoader("source_kubecost").get_schema(name)
 
 
 def iso(day: date) -> str:
@@ -98,9 +91,6 @@ class DayStream(Stream, CheckpointMixin):
     def state(self, value: MutableMapping[str, Any]) -> None:
         day = parse_state_day(value)
         self._state = {CURSOR: iso(day)} if day else {}
-
-    def get_json_schema(self) -> Mapping[str, Any]:
-        return schema(self.name)
 
     def days(self, sync_mode: SyncMode) -> list[date]:
         today = self.now.date()
@@ -195,7 +185,9 @@ class Allocations(DayStream):
                 try:
                     parts += self._pages(self._scoped(params, scope), f"{what}, cluster {cluster}")
                 except TimedOut as error:
-                    logger.warning("%s; splitting cluster %s per namespace.", error.message, cluster)
+                    logger.warning(
+                        "%s; splitting cluster %s per namespace.", error.message, cluster
+                    )
                     for namespace in self._values(day, "cluster,namespace", scope):
                         inner = f'{scope}+namespace:"{_quote(namespace)}"'
                         parts += self._pages(
@@ -280,9 +272,6 @@ class Clusters(Stream):
         super().__init__()
         self.client = client
 
-    def get_json_schema(self) -> Mapping[str, Any]:
-        return schema(self.name)
-
     def read_records(
         self,
         sync_mode: SyncMode,
@@ -312,7 +301,7 @@ class Clusters(Stream):
         """An endpoint that older versions and OpenCost lack: absent means empty."""
         try:
             data = self.client.get_json(endpoint, {}, what, attempts=2)
-        except Exception as error:  # noqa: BLE001 - optional enrichment only
+        except Exception as error:
             logger.info("No %s from %s: %s", what, endpoint, getattr(error, "message", error))
             return {}
         return data if isinstance(data, dict) else {}

@@ -13,6 +13,7 @@ from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 from airbyte_cdk.test.state_builder import StateBuilder
+
 from source_kubecost import SourceKubecost
 
 URL = "http://kubecost.test:9090"

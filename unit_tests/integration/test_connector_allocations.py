@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from unittest import TestCase, mock
 
 import freezegun
+from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
 from connector_builders import (
     ConfigBuilder,
     KubecostRequestBuilder,
@@ -15,9 +17,6 @@ from connector_builders import (
     error_response,
     read_stream,
 )
-
-from airbyte_cdk.models import FailureType, SyncMode
-from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
 
 _STREAM_NAME = "allocations"
 _NOW = datetime(2024, 5, 4, 10, 0, tzinfo=UTC)
@@ -53,7 +52,11 @@ class FullRefreshTest(TestCase):
         record = output.records[0].record.data
         assert record["window_start"] == "2024-05-01T00:00:00Z"
         assert record["window_end"] == "2024-05-02T00:00:00Z"
-        assert (record["cluster"], record["node"], record["namespace"]) == ("c1", "node-a", "team-x")
+        assert (record["cluster"], record["node"], record["namespace"]) == (
+            "c1",
+            "node-a",
+            "team-x",
+        )
         assert (record["controllerKind"], record["controller"]) == ("deployment", "api")
         assert (record["pod"], record["container"]) == ("api-7d9c-abcde", "api")
         assert record["services"] == ["api-svc"] and record["labels"]["app"] == "api"
@@ -67,7 +70,11 @@ class FullRefreshTest(TestCase):
     def test_given_idle_unallocated_and_unmounted_rows_when_read_then_flags_are_set(
         self, http_mocker: HttpMocker
     ) -> None:
-        names = ["c1/__idle__", "c1//__unmounted__/__unmounted__/__unmounted__", "c1/x/__unallocated__"]
+        names = [
+            "c1/__idle__",
+            "c1//__unmounted__/__unmounted__/__unmounted__",
+            "c1/x/__unallocated__",
+        ]
         http_mocker.get(_request("2024-05-01"), _ok(*names))
         output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"))
         flags = {
@@ -89,9 +96,7 @@ class FullRefreshTest(TestCase):
         self, http_mocker: HttpMocker
     ) -> None:
         old = an_allocation(cpuCost="0.000426", ramCost="NaN", gpuCost=None, futureField={"x": 1})
-        http_mocker.get(
-            _request("2024-05-01"), allocations_response().with_record(old).build()
-        )
+        http_mocker.get(_request("2024-05-01"), allocations_response().with_record(old).build())
         output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"))
         record = output.records[0].record.data
         assert record["cpuCost"] == 0.000426
@@ -148,9 +153,7 @@ class FullRefreshTest(TestCase):
     @HttpMocker()
     def test_given_401_when_read_then_config_error(self, http_mocker: HttpMocker) -> None:
         http_mocker.get(_request("2024-05-01"), error_response("401.json", 401))
-        output = read_stream(
-            _STREAM_NAME, _config(end_date="2024-05-01"), expecting_exception=True
-        )
+        output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"), expecting_exception=True)
         error = output.errors[0].trace.error
         assert error.failure_type == FailureType.config_error
         assert "credentials" in error.message
@@ -160,9 +163,7 @@ class FullRefreshTest(TestCase):
         self, http_mocker: HttpMocker
     ) -> None:
         http_mocker.get(_request("2024-05-01"), error_response("400.json", 400))
-        output = read_stream(
-            _STREAM_NAME, _config(end_date="2024-05-01"), expecting_exception=True
-        )
+        output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"), expecting_exception=True)
         error = output.errors[0].trace.error
         assert error.failure_type == FailureType.config_error
         assert "invalid filter" in error.message and "filter expression" in error.message
@@ -201,9 +202,7 @@ class FullRefreshTest(TestCase):
         self, http_mocker: HttpMocker
     ) -> None:
         http_mocker.get(_request("2024-05-01"), [error_response("500.json", 500)] * 6)
-        output = read_stream(
-            _STREAM_NAME, _config(end_date="2024-05-01"), expecting_exception=True
-        )
+        output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"), expecting_exception=True)
         error = output.errors[0].trace.error
         assert error.failure_type == FailureType.transient_error
         assert "allocations for 2024-05-01" in error.message and "HTTP 500" in error.message
@@ -214,9 +213,7 @@ class FullRefreshTest(TestCase):
     ) -> None:
         http_mocker.get(_request("2024-05-01"), _ok("c1/a"))
         http_mocker.get(_request("2024-05-02"), error_response("malformed.json", 200))
-        output = read_stream(
-            _STREAM_NAME, _config(end_date="2024-05-02"), expecting_exception=True
-        )
+        output = read_stream(_STREAM_NAME, _config(end_date="2024-05-02"), expecting_exception=True)
         assert [r.record.data["window_start"] for r in output.records] == ["2024-05-01T00:00:00Z"]
         error = output.errors[0].trace.error
         assert error.failure_type == FailureType.system_error
@@ -231,9 +228,7 @@ class FullRefreshTest(TestCase):
         http_mocker.get(
             base.with_params(offset="0", limit="2").build(), _ok("c1/a", "c1/b", "c1/__idle__")
         )
-        http_mocker.get(
-            base.with_params(offset="2", limit="2").build(), _ok("c1/c", "c1/__idle__")
-        )
+        http_mocker.get(base.with_params(offset="2", limit="2").build(), _ok("c1/c", "c1/__idle__"))
         output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01", page_size=2))
         names = [r.record.data["name"] for r in output.records]
         assert names == ["c1/a", "c1/b", "c1/__idle__", "c1/c"]
@@ -298,7 +293,10 @@ class IncrementalTest(TestCase):
         self, http_mocker: HttpMocker
     ) -> None:
         http_mocker.get(_request("2024-05-03"), _ok("c1/a"))
-        older = {"state_type": "date-range", "slices": [{"start": "2024-04-01", "end": "2024-05-02T00:00:00Z"}]}
+        older = {
+            "state_type": "date-range",
+            "slices": [{"start": "2024-04-01", "end": "2024-05-02T00:00:00Z"}],
+        }
         output = read_stream(_STREAM_NAME, _config(), state=older)
         assert len(output.records) == 1
 
@@ -306,7 +304,9 @@ class IncrementalTest(TestCase):
     def test_given_future_state_when_read_then_nothing_read_and_state_kept(
         self, http_mocker: HttpMocker
     ) -> None:
-        output = read_stream(_STREAM_NAME, _config(), state={"window_start": "2099-01-01T00:00:00Z"})
+        output = read_stream(
+            _STREAM_NAME, _config(), state={"window_start": "2099-01-01T00:00:00Z"}
+        )
         assert output.records == []
         assert output.most_recent_state.stream_state.window_start == "2099-01-01T00:00:00Z"
 

@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 from unittest import TestCase
 
 import freezegun
-from connector_builders import ConfigBuilder, KubecostRequestBuilder, read_stream, template
-
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
+from connector_builders import ConfigBuilder, KubecostRequestBuilder, read_stream, template
 
 _STREAM_NAME = "assets"
 _NOW = datetime(2024, 5, 2, 3, 0, tzinfo=UTC)
@@ -35,7 +34,11 @@ class IncrementalTest(TestCase):
         node = records["Node"]
         assert node["key"] == _NODE and node["window_start"] == "2024-05-01T00:00:00Z"
         assert (node["cluster"], node["name"], node["category"]) == ("c1", "node-a", "Compute")
-        assert (node["nodeType"], node["preemptible"], node["discount"]) == ("e2-standard-4", 1.0, 0.3)
+        assert (node["nodeType"], node["preemptible"], node["discount"]) == (
+            "e2-standard-4",
+            1.0,
+            0.3,
+        )
         assert (node["cpuCost"], node["ramCost"], node["adjustment"]) == (2.4, 0.6, -0.05)
         assert node["labels"]["cloud_google_com_gke_spot"] == "true"
         assert records["Disk"]["bytes"] == 10737418240.0

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from unittest import TestCase
 
-from connector_builders import ConfigBuilder, KubecostRequestBuilder, read_stream, template
-
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
+from connector_builders import ConfigBuilder, KubecostRequestBuilder, read_stream, template
 
 _STREAM_NAME = "clusters"
 
@@ -49,7 +48,9 @@ class FullRefreshTest(TestCase):
             "c2": {"id": "c2", "name": "prod-us", "provider": "AWS", "region": "us-east-1"},
         }
         _get(
-            http_mocker, "/model/clusterInfoMap", HttpResponse(json.dumps({"code": 200, "data": clusters}))
+            http_mocker,
+            "/model/clusterInfoMap",
+            HttpResponse(json.dumps({"code": 200, "data": clusters})),
         )
         _get(http_mocker, "/model/getConfigs", HttpResponse("<html>not found</html>", 404))
         output = read_stream(_STREAM_NAME, ConfigBuilder().build(), mode=SyncMode.full_refresh)
