@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -61,3 +62,27 @@ def test_given_the_documented_workflow_when_its_steps_run_then_dbt_builds_the_ma
     assert count > 0
     assert days == 14  # 2026-11-01 .. 2026-11-14, as simulator_source.json asks
     assert clusters == 2
+
+    # Every query of docs/analyst-queries.md runs on these marts.
+    queries = re.findall(
+        r"```sql\n(.*?)```", (ROOT / "docs" / "analyst-queries.md").read_text(), re.S
+    )
+    assert len(queries) >= 8
+    counts = subprocess.run(
+        [sys.executable, "-c", RUN_QUERIES, f"chdb://{chdb}", json.dumps(queries)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert counts.returncode == 0, counts.stderr[-3000:]
+    rows_per_query = json.loads(counts.stdout)
+    assert all(n > 0 for n in rows_per_query[:-1]), rows_per_query
+    assert rows_per_query[-1] == 0  # "does the money add up?" lists the days that do not
+
+
+RUN_QUERIES = """
+import json, sys
+import clickhouse_connect
+client = clickhouse_connect.get_client(dsn=sys.argv[1])
+print(json.dumps([len(client.query(q).result_rows) for q in json.loads(sys.argv[2])]))
+"""
