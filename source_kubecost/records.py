@@ -136,6 +136,8 @@ ASSET_OBJECTS = ("labels", "cpuBreakdown", "ramBreakdown", "overhead", "breakdow
 _ALLOCATION_NUMBER_SET = frozenset(ALLOCATION_NUMBERS)
 _ASSET_NUMBER_SET = frozenset(ASSET_NUMBERS)
 _DROP = ("properties", "window")
+# Kubecost docs of 2021 show singular property names; later versions use the plural.
+_LEGACY_PROPERTIES = (("label", "labels"), ("annotation", "annotations"), ("service", "services"))
 
 
 def to_number(value: Any) -> float | None:
@@ -166,6 +168,9 @@ class AllocationFlattener:
         properties = allocation.get("properties") or {}
         for field in ALLOCATION_PROPERTIES:
             record[field] = properties.get(field)
+        for old, new in _LEGACY_PROPERTIES:
+            if record[new] is None and old in properties:
+                record[new] = properties[old]
         for field, value in properties.items():
             record.setdefault(field, value)
         name = record.get("name") or key
