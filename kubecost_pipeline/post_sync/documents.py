@@ -134,7 +134,7 @@ def desired_document(row: Sequence[Any], horizon: date, now: int, cluster: str) 
     kubernetes: dict[str, Any] = {"cluster": cluster}
     if level == "node":
         kubernetes.update({f: r[f] for f in NODE_FIELDS})
-        kubernetes["is_spot"] = bool(r["is_spot"])
+        kubernetes["is_spot"] = None if r["is_spot"] is None else bool(r["is_spot"])
     elif level == "pod":
         kubernetes.update(
             controller_kind=r["controller_kind"],
@@ -152,20 +152,20 @@ def desired_document(row: Sequence[Any], horizon: date, now: int, cluster: str) 
         "created_by_kind": (r["controller_kind"] or None) if level == "pod" else None,
         "created_by_name": (r["controller"] or None) if level == "pod" else None,
         "tags": encode_tags(r["labels"] or {}),
-        "total_cost": float(r["total_cost"]),
-        "last_expense": {"date": last_day, "cost": float(r["last_day_cost"])},
+        "total_cost": _cost(r["total_cost"]),
+        "last_expense": {"date": last_day, "cost": _cost(r["last_day_cost"])},
         "meta.source": "kubecost",
-        "meta.costs": {f.removesuffix("_cost"): float(r[f]) for f in COST_FIELDS},
-        "meta.efficiency": {
-            "cpu": float(r["cpu_efficiency"]),
-            "ram": float(r["ram_efficiency"]),
-            "total": float(r["total_efficiency"]),
+        "meta.costs": {f.removesuffix("_cost"): _cost(r[f]) for f in COST_FIELDS},
+        "meta.efficiency": {  # null when Kubecost reports none
+            "cpu": _number(r["cpu_efficiency"]),
+            "ram": _number(r["ram_efficiency"]),
+            "total": _number(r["total_efficiency"]),
         },
         "meta.kubernetes": kubernetes,
         "meta.rightsizing": {
-            "recommended_cpu_cores": float(r["recommended_cpu_cores"]),
-            "recommended_ram_bytes": float(r["recommended_ram_bytes"]),
-            "monthly_saving": float(r["monthly_saving"]),
+            "recommended_cpu_cores": _number(r["recommended_cpu_cores"]),
+            "recommended_ram_bytes": _number(r["recommended_ram_bytes"]),
+            "monthly_saving": _number(r["monthly_saving"]),
         },
     }
     return Desired(
@@ -176,6 +176,14 @@ def desired_document(row: Sequence[Any], horizon: date, now: int, cluster: str) 
         last_seen=last_seen,
         active=active,
     )
+
+
+def _cost(value: Any) -> float:
+    return 0.0 if value is None else float(value)
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def fingerprint(values: Sequence[Any]) -> tuple[int, ...]:

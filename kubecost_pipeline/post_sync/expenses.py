@@ -37,7 +37,8 @@ class ExpensePlan:
     corrections: int = 0  # (resource, day) that get a -1/+1 pair
     unchanged: int = 0
     rows: int = 0
-    samples: list[str] = field(default_factory=list)
+    samples: list[str] = field(default_factory=list)  # a few corrections, readable
+    corrected: list[tuple[str, int, float | None, float]] = field(default_factory=list, repr=False)
 
 
 def correction(new: float, old: float | None) -> list[tuple[float, int]]:
@@ -132,6 +133,13 @@ class Expenses:
             rows = list(self._rows(account_id, desired, existing, plan))
             if rows and not dry_run:
                 self._insert(rows)
+        if plan.corrected:
+            wanted = {rid for rid, *_ in plan.corrected}
+            names = {rid: crid for crid, rid in ids.items() if rid in wanted}
+            plan.samples = [
+                f"{names.get(rid, rid)} {_day(day)}: {old} -> {new}"
+                for rid, day, old, new in plan.corrected
+            ]
         return plan
 
     @staticmethod
@@ -196,8 +204,8 @@ class Expenses:
                 singles.append((account_id, *key, *rows[0]))
             else:
                 plan.corrections += 1
-                if len(plan.samples) < 5:
-                    plan.samples.append(f"{key[0]} {_day(key[1])}: {old} -> {new}")
+                if len(plan.corrected) < 5:
+                    plan.corrected.append((*key, old, new))
                 for cost, sign in rows:
                     yield account_id, *key, cost, sign
             plan.rows += len(rows)

@@ -51,6 +51,8 @@ CASES = [
       "created_by_kind": None, "k8s_node": None}),
     ({"level": "node", "resource_key": "ip-10-0-1-2", "instance_type": "m5.large", "is_spot": 1},
      {"resource_type": "K8s Node", "meta.kubernetes": NODE_META}),
+    ({"cpu_efficiency": None, "total_cost": None},  # Nullable in the real marts
+     {"meta.efficiency": {"cpu": None, "ram": 0.0, "total": 0.0}, "total_cost": 0.0}),
     ({"labels": {"app.kubernetes.io/name": "api", "team": "pay"}},
      {"tags": {"YXBwLmt1YmVybmV0ZXMuaW8vbmFtZQ==": "api", "dGVhbQ==": "pay"}}),
 ]  # fmt: skip
