@@ -130,7 +130,14 @@ def _sync(config: PipelineConfig, progress: Progress) -> Any:
         raise StepFailed("sync", "the config has no [source] section: add the connector's config")
     progress.step("sync", "reading Kubecost and landing records", database=config.landing_database)
     try:
-        result = sync(config.source, config.clickhouse_url, config.landing_database)
+        result = sync(
+            config.source,
+            config.clickhouse_url,
+            config.landing_database,
+            on_state=lambda s: progress.step(
+                "sync", f"{s.stream}: state committed", state=s.state, rows=s.records
+            ),
+        )
     except LandingError as exc:
         raise StepFailed("sync", str(exc)) from exc
     for name, stream in result.streams.items():
@@ -148,6 +155,7 @@ def _dbt(config: PipelineConfig, progress: Progress) -> Any:
             target=config.dbt_target,
             schema=config.dbt_schema,
             vars={"kubecost_database": config.landing_database},
+            on_node=lambda node, status: progress.step("dbt", f"{node} {status}"),
         )
     except TransformError as exc:
         raise StepFailed("dbt", str(exc)) from exc
@@ -241,6 +249,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sql.set_defaults(func=_sql_command)
 
 
+def _progress(args: argparse.Namespace) -> Progress:
+    """Progress lines for the person (or JSON for a machine); the rooms' own INFO logs
+    (every source log line, dbt's) only with --verbose."""
+    if not args.verbose:
+        for room in ("kubecost_pipeline.landing", "kubecost_pipeline.transform"):
+            logging.getLogger(room).setLevel(logging.WARNING)
+    return Progress.for_stream(sys.stderr, quiet=args.quiet)
+
+
 def _fail(message: str) -> int:
     print(f"kubecost-pipeline: {message}", file=sys.stderr)
     return 1
@@ -250,9 +267,7 @@ def _run_command(args: argparse.Namespace) -> int:
     try:
         config = load_pipeline_config(args.config)
         skip = frozenset(step for step in STEPS if getattr(args, f"skip_{step}"))
-        outcome = run_chain(
-            config, skip, args.dry_run, Progress.for_stream(sys.stderr, quiet=args.quiet)
-        )
+        outcome = run_chain(config, skip, args.dry_run, _progress(args))
     except ChainConfigError as exc:
         return _fail(str(exc))
     except StepFailed as exc:
@@ -270,7 +285,7 @@ def _demo_command(args: argparse.Namespace) -> int:
         clusters=args.clusters,
         seed=args.seed,
         workdir=args.workdir,
-        progress=Progress.for_stream(sys.stderr, quiet=args.quiet),
+        progress=_progress(args),
     )
 
 

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,7 @@ def sync(
     modes: Mapping[str, str] | None = None,
     source_command: Sequence[str] | None = None,
     batch_rows: int = settings.BATCH_ROWS,
+    on_state: Callable[[StreamResult], None] | None = None,
     refresh: bool = False,
 ) -> SyncResult:
     """Run the source and land its records as destination-clickhouse v2 would.
@@ -114,6 +115,8 @@ def sync(
         modes: stream -> `overwrite` | `append` | `append_dedup`; defaults in `configure`.
         source_command: the connector's argv prefix; default the `source-kubecost` script.
         batch_rows: rows buffered per stream before an INSERT.
+        on_state: called with the stream's StreamResult after each state is committed
+            (progress reporting).
         refresh: Airbyte's "refresh and retain records": ignore the saved states and read
             everything again as a new generation; landed rows stay (dedup collapses them).
 
@@ -144,6 +147,7 @@ def sync(
                 result,
                 batch_rows,
                 refresh,
+                on_state,
             )
     except ClickHouseError as error:
         raise LandingError(
@@ -164,6 +168,7 @@ def _run(
     result: SyncResult,
     batch_rows: int,
     refresh: bool,
+    on_state: Callable[[StreamResult], None] | None,
 ) -> None:
     catalog, state, writers = _open_streams(
         configured, destination, store, result, batch_rows, refresh
@@ -184,7 +189,9 @@ def _run(
                         )
                     writer.add(record)
                 elif kind == "STATE":
-                    _commit_state(message["state"], writers, store, result)
+                    committed = _commit_state(message["state"], writers, store, result)
+                    if committed is not None and on_state is not None:
+                        on_state(committed)
                 elif kind == "TRACE":
                     if error := trace_error(message):
                         errors.append(error)
@@ -292,8 +299,9 @@ def _commit_state(
     writers: Mapping[str, StreamWriter],
     store: StateStore,
     result: SyncResult,
-) -> None:
-    """Insert every record read so far, then persist the state (never the other way round)."""
+) -> StreamResult | None:
+    """Insert every record read so far, then persist the state (never the other way round).
+    Returns the stream the state belongs to, or None when it is not being synced."""
     if state.get("type") != "STREAM":
         raise CatalogError(
             f"The source sent a {state.get('type')!r} state; only per-stream (STREAM) state "
@@ -304,10 +312,12 @@ def _commit_state(
         writer.flush()
     if name not in result.streams:
         logger.warning("Ignoring a state of stream %s, which is not being synced", name)
-        return
+        return None
     stream_result = result.streams[name]
     if stream_result.mode != "overwrite":  # a full refresh has nothing to resume from
         kept = {"type": "STREAM", "stream": state["stream"]}
         store.save(name, stream_result.generation_id, kept, writers[name].records)
     stream_result.states += 1
     stream_result.state = state["stream"].get("stream_state")
+    stream_result.records = writers[name].records
+    return stream_result

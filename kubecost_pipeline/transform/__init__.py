@@ -17,7 +17,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +150,7 @@ def build(
     schema: str | None = None,
     full_refresh: bool = False,
     command: str = "build",
+    on_node: Callable[[str, str], None] | None = None,
 ) -> BuildResult:
     """Run `dbt <command>` (default `build`) of a project against one ClickHouse.
 
@@ -162,6 +163,8 @@ def build(
         schema: the target schema (a ClickHouse database prefix); default the profile's.
         full_refresh: rebuild incremental models from scratch.
         command: dbt command (build, run, test, seed, ...).
+        on_node: called with (node name, status) as each model, seed or test finishes;
+            when given, dbt's own log lines are silenced (`--quiet`) except errors.
 
     Returns:
         A BuildResult; `success` is False, with every failing node named, when any node
@@ -180,7 +183,7 @@ def build(
     started = time.monotonic()
     with _environ(env), _profiles_dir(project) as profiles:
         common = ["--project-dir", str(project), "--profiles-dir", str(profiles)]
-        runner = dbtRunner()
+        runner = dbtRunner(callbacks=[_node_callback(on_node)] if on_node else None)
         if any((project / name).exists() for name in ("packages.yml", "dependencies.yml")):
             deps = runner.invoke(["deps", *common])
             if not deps.success:
@@ -188,6 +191,8 @@ def build(
                     False, 0, [NodeFailure("dbt deps", "error", str(deps.exception))]
                 )
         args = [command, *common, "--target", target or inferred]
+        if on_node:
+            args.append("--quiet")
         if vars:
             args += ["--vars", json.dumps(dict(vars))]
         args += [arg for s in select for arg in ("--select", s)]
@@ -196,6 +201,17 @@ def build(
             args.append("--full-refresh")
         outcome = runner.invoke(args)
     return _result(outcome, time.monotonic() - started)
+
+
+NODE_RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult")
+
+
+def _node_callback(on_node: Callable[[str, str], None]) -> Callable[[Any], None]:
+    def callback(event: Any) -> None:
+        if event.info.name in NODE_RESULT_EVENTS:
+            on_node(event.data.node_info.node_name, str(event.data.status))
+
+    return callback
 
 
 def _result(outcome: Any, duration_s: float) -> BuildResult:
