@@ -101,7 +101,9 @@ def _project(config: PipelineConfig, clusters: list[str], progress: Progress) ->
     with ExitStack() as stack:
         stores = post_sync.open_stores(hook_config, stack)
         if dry_run:  # an empty in-memory MongoDB stands in: the plan is a first run's
-            stores = replace(stores, mongo=sandbox.mongomock_client())
+            mongo = sandbox.mongomock_client()
+            sandbox.create_mongo_indexes(mongo[hook_config.mongodb_database]["resources"])
+            stores = replace(stores, mongo=mongo)
         try:
             return post_sync.project(
                 hook_config, dry_run=dry_run, stores=stores, create_expenses_table=True
