@@ -83,7 +83,6 @@ class Desired:
     """A document as the marts say it should be."""
 
     cloud_resource_id: str
-    level: str
     owned: dict[str, Any]  # top-level fields and `meta.<key>` paths
     first_seen: int
     last_seen: int
@@ -170,7 +169,6 @@ def desired_document(row: Sequence[Any], horizon: date, now: int, cluster: str) 
     }
     return Desired(
         cloud_resource_id=cloud_resource_id(level, r["resource_key"]),
-        level=level,
         owned=owned,
         first_seen=first_seen,
         last_seen=last_seen,

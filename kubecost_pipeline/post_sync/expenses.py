@@ -88,6 +88,7 @@ class Expenses:
                     "diworker's migration then fails on the existing table).",
                 )
             if not dry_run:
+                self._command("CREATE DATABASE IF NOT EXISTS {db:Identifier}", db=self.db)
                 self._command(settings.EXPENSES_DDL, db=self.db)
             return not dry_run
         engine, sorting_key, partition_key = tables[0]
