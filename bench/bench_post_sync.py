@@ -17,6 +17,7 @@ Its time is Python dict work, not a server's; the Mongo numbers to read are the 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sys
@@ -35,7 +36,15 @@ sys.path.insert(0, str(ROOT))
 from kubecost_pipeline.post_sync import Stores, load_config, project, sandbox  # noqa: E402
 from kubecost_pipeline.post_sync.discovery import connect  # noqa: E402
 
-MYSQL_ROOT = "mysql://root@127.0.0.1:3306"
+# The local MariaDB the tests use (root conftest's TEST_MYSQL_* variables).
+MYSQL_ROOT = "mysql://{user}{password}@{host}:{port}".format(
+    user=os.environ.get("TEST_MYSQL_USER", "root"),
+    password=f":{os.environ['TEST_MYSQL_PASSWORD']}"
+    if os.environ.get("TEST_MYSQL_PASSWORD")
+    else "",
+    host=os.environ.get("TEST_MYSQL_HOST", "127.0.0.1"),
+    port=os.environ.get("TEST_MYSQL_PORT", "3306"),
+)
 
 # v = 0: the first sync (days 0..D-1, pods 0..P-1). v = 1: the next day's marts: day D added
 # (without pods p % 100 = 1, with 1,000 new pods), days D-3..D-1 restated +1 % for p % 10 = 0.
