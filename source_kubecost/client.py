@@ -62,12 +62,31 @@ class TimedOut(AirbyteTracedException):
 
 
 class Spool:
-    """Flattened records on disk (marshal), counted; read back once, then closed."""
+    """Flattened records on disk (marshal), counted; read back once, then closed.
 
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives until read or closed
+    A spool made in a read-ahead process is a named file in `directory`, handed over to
+    the parent by path (`handover`, `adopt`); otherwise it is an anonymous temporary file.
+    """
+
+    directory: str | None = None  # set in a read-ahead process
+
+    def __init__(self, file: Any = None) -> None:
+        if file is None and self.directory:
+            file = tempfile.NamedTemporaryFile(dir=self.directory, delete=False)  # noqa: SIM115
+        self._file = file or tempfile.TemporaryFile()  # noqa: SIM115 - lives until read/closed
         self.count = self.idle = 0
         self.first: Any = None
+
+    def handover(self) -> tuple[str, int, int, Any]:
+        self._file.close()
+        return self._file.name, self.count, self.idle, self.first
+
+    @classmethod
+    def adopt(cls, path: str, count: int, idle: int, first: Any) -> Spool:
+        spool = cls(open(path, "rb"))  # noqa: SIM115
+        os.unlink(path)
+        spool.count, spool.idle, spool.first = count, idle, first
+        return spool
 
     def write(self, record: dict[str, Any]) -> None:
         data = marshal.dumps(record)
@@ -126,17 +145,22 @@ class KubecostClient:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.session = requests.Session()
-        self.session.headers.update({"Accept": "application/json", **settings.headers})
-        if settings.auth:
-            self.session.auth = settings.auth
-        self.session.verify = settings.verify
+        self._verify: bool | str = settings.verify
         if settings.verify and settings.ca_certificate:
             with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as ca:
                 ca.write(settings.ca_certificate)
             atexit.register(os.unlink, ca.name)
-            self.session.verify = ca.name
+            self._verify = ca.name
+        self.renew_session()
         self._model_prefix = settings.model_prefix
+
+    def renew_session(self) -> None:
+        """A fresh session (a forked read-ahead process must not share pooled sockets)."""
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json", **self.settings.headers})
+        if self.settings.auth:
+            self.session.auth = self.settings.auth
+        self.session.verify = self._verify
 
     # ---------- paths
 

@@ -58,6 +58,7 @@ class Settings:
     filter: str
     request_timeout: int
     page_size: int | None
+    read_ahead: bool
     query_settings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -223,6 +224,7 @@ def parse_config(config: Mapping[str, Any], today: date | None = None) -> Settin
         filter=str(config.get("filter") or "").strip(),
         request_timeout=_int(config, "request_timeout_seconds", 300, 1, 3600),
         page_size=_int(config, "page_size", None, 1, 100000),
+        read_ahead=bool(config.get("read_ahead", True)),
     )
     params = settings.allocation_params()
     params.pop("accumulate"), params.pop("step")

@@ -135,7 +135,6 @@ ASSET_STRINGS = (
 ASSET_OBJECTS = ("labels", "cpuBreakdown", "ramBreakdown", "overhead", "breakdown")
 _ALLOCATION_NUMBER_SET = frozenset(ALLOCATION_NUMBERS)
 _ASSET_NUMBER_SET = frozenset(ASSET_NUMBERS)
-_DROP = ("properties", "window")
 # Kubecost docs of 2021 show singular property names; later versions use the plural.
 _LEGACY_PROPERTIES = (("label", "labels"), ("annotation", "annotations"), ("service", "services"))
 
@@ -155,32 +154,45 @@ def _numbers(record: dict[str, Any], numeric: frozenset[str]) -> None:
             record[key] = to_number(value)
 
 
+def _flatten(key: str, obj: Any, what: str) -> dict[str, Any]:
+    """The object without `properties` and `window`, its properties lifted to the top."""
+    if obj.__class__ is not dict:
+        raise TypeError(f"{what} {key!r} is a {type(obj).__name__}, not an object")
+    record = dict(obj)
+    record.pop("window", None)
+    properties = record.pop("properties", None)
+    if properties:
+        record.update(properties)
+    return record
+
+
 class AllocationFlattener:
-    """`transform(key, allocation)` for one aggregate: properties first, else the name."""
+    """`transform(key, allocation)` for one aggregate: properties first, else the name.
+
+    Hot path (one call per record): fields absent or null are simply left out, as the
+    Airbyte serializer drops nulls anyway.
+    """
 
     def __init__(self, aggregate: str):
         self.levels = tuple(aggregate.split(","))
 
     def __call__(self, key: str, allocation: Any) -> dict[str, Any]:
-        if allocation.__class__ is not dict:
-            raise TypeError(f"allocation {key!r} is a {type(allocation).__name__}, not an object")
-        record = {k: v for k, v in allocation.items() if k not in _DROP}
-        properties = allocation.get("properties") or {}
-        for field in ALLOCATION_PROPERTIES:
-            record[field] = properties.get(field)
+        record = _flatten(key, allocation, "allocation")
         for old, new in _LEGACY_PROPERTIES:
-            if record[new] is None and old in properties:
-                record[new] = properties[old]
-        for field, value in properties.items():
-            record.setdefault(field, value)
+            if old in record and new not in record:
+                record[new] = record[old]
         name = record.get("name") or key
         record["name"] = name
-        parts = name.split("/")
-        if len(parts) == len(self.levels):
-            for level, part in zip(self.levels, parts, strict=True):
-                if record.get(level) is None and part and not part.startswith("__"):
-                    record[level] = part.split(":", 1)[-1] if level == "controller" else part
-        _numbers(record, _ALLOCATION_NUMBER_SET)
+        levels = self.levels
+        if any(record.get(level) is None for level in levels):
+            parts = name.split("/")
+            if len(parts) == len(levels):
+                for level, part in zip(levels, parts, strict=True):
+                    if record.get(level) is None and part and not part.startswith("__"):
+                        record[level] = part.split(":", 1)[-1] if level == "controller" else part
+        # Kubecost before v1.101 wrote every float as a string ("0.000426").
+        if record.get("totalCost").__class__ is str or record.get("cpuCost").__class__ is str:
+            _numbers(record, _ALLOCATION_NUMBER_SET)
         record["is_idle"] = "__idle__" in name
         record["is_unallocated"] = "__unallocated__" in name
         record["is_unmounted"] = "__unmounted__" in name
@@ -189,14 +201,7 @@ class AllocationFlattener:
 
 def flatten_asset(key: str, asset: Any) -> dict[str, Any]:
     """`transform(key, asset)`: properties lifted to the top, the asset key kept as `key`."""
-    if asset.__class__ is not dict:
-        raise TypeError(f"asset {key!r} is a {type(asset).__name__}, not an object")
-    record = {k: v for k, v in asset.items() if k not in _DROP}
-    properties = asset.get("properties") or {}
-    for field in ASSET_PROPERTIES:
-        record[field] = properties.get(field)
-    for field, value in properties.items():
-        record.setdefault(field, value)
+    record = _flatten(key, asset, "asset")
     record["key"] = key
     _numbers(record, _ASSET_NUMBER_SET)
     return record

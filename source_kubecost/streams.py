@@ -18,6 +18,7 @@ from airbyte_cdk.sources.streams import CheckpointMixin, Stream
 
 from source_kubecost.client import KubecostClient, Spool, TimedOut
 from source_kubecost.config import Settings, config_error
+from source_kubecost.read_ahead import ReadAhead
 from source_kubecost.records import AllocationFlattener, flatten_asset
 
 logger = logging.getLogger("airbyte")
@@ -78,6 +79,8 @@ class DayStream(Stream, CheckpointMixin):
         self.settings = settings
         self._now = now
         self._state: dict[str, Any] = {}
+        self._days: list[date] = []
+        self.read_ahead = ReadAhead(client, self.fetch_day, settings.read_ahead)
 
     @property
     def now(self) -> datetime:
@@ -118,7 +121,8 @@ class DayStream(Stream, CheckpointMixin):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
-        for day in self.days(sync_mode):
+        self._days = self.days(sync_mode)
+        for day in self._days:
             yield {CURSOR: iso(day)}
 
     def read_records(
@@ -129,7 +133,10 @@ class DayStream(Stream, CheckpointMixin):
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
         day = date.fromisoformat((stream_slice or {})[CURSOR][:10])
-        parts = self.fetch_day(day)
+        parts = self.read_ahead.take(day)
+        later = [d for d in self._days if d > day]
+        if later:
+            self.read_ahead.start(later[0])
         constants = {CURSOR: iso(day), "window_end": iso(day + timedelta(days=1)), **self.extra}
         count, seen = 0, set()
         try:

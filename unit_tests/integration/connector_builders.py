@@ -31,6 +31,8 @@ class ConfigBuilder:
             "flavour": "kubecost",
             "start_date": "2024-05-01",
             "lookback_days": 0,
+            # HttpMocker counts calls in this process; a read-ahead child is another one.
+            "read_ahead": False,
         }
 
     def with_start_date(self, day: str) -> ConfigBuilder:
