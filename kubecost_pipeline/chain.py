@@ -90,7 +90,8 @@ def load_pipeline_config(
         landing_database=document.get("landing", {}).get("database", DEFAULT_DATABASE),
         dbt_schema=dbt.get("schema", DEFAULT_DBT_SCHEMA),
         dbt_target=dbt.get("target") or None,
-        marts_database=clickhouse.get("database"),
+        marts_database=environ.get("KUBECOST_PIPELINE__CLICKHOUSE__DATABASE")
+        or clickhouse.get("database"),
     )
 
 

@@ -70,7 +70,7 @@ def test_given_no_file_when_loaded_then_embedded_defaults():
 def test_given_broken_toml_when_loaded_then_error_names_the_file(tmp_path: Path):
     path = tmp_path / "pipeline.toml"
     path.write_text("[source\nurl = 1")
-    with pytest.raises(ChainConfigError, match="pipeline.toml"):
+    with pytest.raises(ChainConfigError, match=r"pipeline\.toml"):
         load_pipeline_config(path, environ={})
 
 
