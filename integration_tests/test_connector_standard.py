@@ -7,10 +7,13 @@ simulator that this module starts, so every worker process has its own.
 from __future__ import annotations
 
 import atexit
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer, SyncMode
+from airbyte_cdk.test.entrypoint_wrapper import read
 from airbyte_cdk.test.models.scenario import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 from airbyte_cdk.test.standard_tests.pytest_hooks import (  # noqa: F401 - pytest fixtures
@@ -83,3 +86,26 @@ class TestSourceKubecostStandard(SourceTestSuiteBase):
     test_docker_image_build_and_config_matches_spec = None
     test_docker_image_build_and_discover = None
     test_docker_image_build_and_read = None
+
+
+EXPECTED = Path(__file__).parent / "expected_records.jsonl"
+
+
+def _read_sample() -> list[dict]:
+    """The records of a full-refresh read of every stream with the sample config."""
+    config = {**json.loads((ROOT / "integration_tests" / "sample_config.json").read_text())}
+    config["url"] = _SIMULATOR.base_url
+    catalog = ConfiguredAirbyteCatalogSerializer.load(
+        json.loads((ROOT / "integration_tests" / "configured_catalog.json").read_text())
+    )
+    for stream in catalog.streams:
+        stream.sync_mode = SyncMode.full_refresh
+    output = read(SourceKubecost(), config, catalog)
+    records = [{"stream": m.record.stream, "data": m.record.data} for m in output.records]
+    return sorted(records, key=lambda r: json.dumps(r, sort_keys=True))
+
+
+def test_given_sample_config_when_read_then_records_equal_expected_records() -> None:
+    """expected_records.jsonl was written by this read (seeded simulator, fixed clock)."""
+    expected = [json.loads(line) for line in EXPECTED.read_text().splitlines()]
+    assert _read_sample() == expected
