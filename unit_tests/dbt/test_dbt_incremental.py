@@ -102,3 +102,21 @@ def test_given_a_re_read_that_restated_a_day_when_dbt_runs_again_then_marts_hold
     dbt(["run", "--full-refresh", "--select", "marts"], vars=vars)
     for mart, rows in before.items():
         assert ch_client.query(snapshot.format(db=ch_database, mart=mart)).result_rows == rows
+
+
+def test_given_a_day_missing_from_the_marts_when_testing_then_the_gap_is_reported_as_a_warning(
+    dbt, ch_client, ch_database, seeded_landing, landing
+):
+    _land(ch_client, landing, seeded_landing, FIRST_SYNC)
+    dbt(["run"], vars={"kubecost_database": landing})
+    ch_client.command(
+        f"ALTER TABLE `{ch_database}_marts`.k8s_reconciliation_daily DELETE "
+        "WHERE date = '2026-11-02' SETTINGS mutations_sync = 2"
+    )
+
+    results = dbt(
+        ["test", "--select", "k8s_reconciliation_daily,test_name:no_missing_days"],
+        vars={"kubecost_database": landing},
+    )
+
+    assert [(str(r.status), r.failures) for r in results] == [("warn", 2)]  # 2 clusters
