@@ -9,21 +9,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-ALLOCATION_PROPERTIES = (
-    "cluster",
-    "node",
-    "namespace",
-    "controllerKind",
-    "controller",
-    "pod",
-    "container",
-    "providerID",
-    "services",
-    "labels",
-    "annotations",
-    "namespaceLabels",
-    "namespaceAnnotations",
-)
 ALLOCATION_NUMBERS = (
     "minutes",
     *(
@@ -83,23 +68,6 @@ ALLOCATION_NUMBERS = (
     "totalCost",
     "totalEfficiency",
 )
-ALLOCATION_OBJECTS = (
-    "pvs",
-    "lbAllocations",
-    "rawAllocationOnly",
-    "sharedCostBreakdown",
-    "proportionalAssetResourceCosts",
-)
-ASSET_PROPERTIES = (
-    "category",
-    "provider",
-    "account",
-    "project",
-    "service",
-    "cluster",
-    "name",
-    "providerID",
-)
 ASSET_NUMBERS = (
     "minutes",
     "adjustment",
@@ -122,17 +90,6 @@ ASSET_NUMBERS = (
     "byteHoursUsed",
     "byteUsageMax",
 )
-ASSET_STRINGS = (
-    "type",
-    "nodeType",
-    "pool",
-    "storageClass",
-    "volumeName",
-    "claimName",
-    "claimNamespace",
-    "ip",
-)
-ASSET_OBJECTS = ("labels", "cpuBreakdown", "ramBreakdown", "overhead", "breakdown")
 _ALLOCATION_NUMBER_SET = frozenset(ALLOCATION_NUMBERS)
 _ASSET_NUMBER_SET = frozenset(ASSET_NUMBERS)
 # Kubecost docs of 2021 show singular property names; later versions use the plural.

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_kubecost.config import parse_config
+from source_kubecost.records import ALLOCATION_NUMBERS, ASSET_NUMBERS
 from source_kubecost.streams import parse_state_day
 
 _TODAY = date(2024, 5, 10)
+SCHEMAS = Path(__file__).resolve().parents[2] / "source_kubecost" / "schemas"
 
 
 def _config(**values):
@@ -111,3 +115,13 @@ def test_given_granularity_when_parsed_then_multi_level_aggregate(granularity, a
 )
 def test_given_state_of_any_version_when_parsed_then_last_synced_day(state, day) -> None:
     assert parse_state_day(state) == day
+
+
+@pytest.mark.parametrize(
+    ("stream", "numbers"), [("allocations", ALLOCATION_NUMBERS), ("assets", ASSET_NUMBERS)]
+)
+def test_every_number_the_flattener_converts_is_a_nullable_number_in_the_schema(
+    stream, numbers
+) -> None:
+    schema = json.loads((SCHEMAS / f"{stream}.json").read_text())["properties"]
+    assert {n for n in numbers if schema.get(n, {}).get("type") != ["null", "number"]} == set()
