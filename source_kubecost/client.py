@@ -21,7 +21,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import ijson
 import requests
@@ -230,7 +229,11 @@ class KubecostClient:
                 final = number == attempts
                 if error.timeout and timeouts >= TIMEOUT_ATTEMPTS:
                     raise TimedOut(
-                        message=f"Kubecost timed out {timeouts} times on {what}: {error.cause}.",
+                        message=(
+                            f"Kubecost timed out {timeouts} times on {what}: {error.cause}. "
+                            "Raise the request timeout, choose a coarser granularity, or give "
+                            "the Kubecost aggregator/cost-model more CPU and memory."
+                        ),
                         failure_type=FailureType.transient_error,
                     ) from error
                 if final:
@@ -488,8 +491,3 @@ def _malformed(what: str, count: int, key: str | None, detail: str) -> AirbyteTr
         internal_message=detail,
         failure_type=FailureType.system_error,
     )
-
-
-def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    return parts._replace(netloc=parts.hostname or "").geturl() if parts.username else url
