@@ -104,7 +104,7 @@ def test_given_a_re_read_that_restated_a_day_when_dbt_runs_again_then_marts_hold
         assert ch_client.query(snapshot.format(db=ch_database, mart=mart)).result_rows == rows
 
 
-def test_given_a_day_missing_from_the_marts_when_testing_then_the_gap_is_reported_as_a_warning(
+def test_given_a_missing_day_or_a_wrong_granularity_var_when_testing_then_dbt_reports_it(
     dbt, ch_client, ch_database, seeded_landing, landing
 ):
     _land(ch_client, landing, seeded_landing, FIRST_SYNC)
@@ -120,3 +120,10 @@ def test_given_a_day_missing_from_the_marts_when_testing_then_the_gap_is_reporte
     )
 
     assert [(str(r.status), r.failures) for r in results] == [("warn", 2)]  # 2 clusters
+
+    # marts told to read a granularity that never landed: an error, not silently empty marts
+    with pytest.raises(AssertionError, match="assert_marts_read_a_landed_granularity"):
+        dbt(
+            ["test", "--select", "assert_marts_read_a_landed_granularity"],
+            vars={"kubecost_database": landing, "kubecost_granularity": "pod"},
+        )
