@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
 
 
 class PostSyncError(Exception):
@@ -37,7 +40,8 @@ class StoreError(PostSyncError):
     def __init__(self, store: str, cause: BaseException | str, account_id: str | None = None):
         self.store = store
         self.account_id = account_id
-        self.reason = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        reason = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        self.reason = _CREDENTIALS.sub(r"\1***@", reason)  # a driver may echo its URL
         super().__init__(store, self.reason)
 
     def __str__(self) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kubecost_pipeline.post_sync import ConfigError, load_config
+from kubecost_pipeline.post_sync import ConfigError, StoreError, load_config
 from kubecost_pipeline.post_sync.config import mask_url
 
 ACCOUNT = "6f1d6b0e-5a57-4a55-9b5f-2f0c3c1f4e11"
@@ -109,3 +109,9 @@ def test_example_config_loads() -> None:
     config = load_config(example, environ={})
 
     assert config.expense_levels == ("pod",) and config.cluster_accounts
+
+
+def test_store_errors_mask_credentials_a_driver_echoes() -> None:
+    error = StoreError("MySQL", ConnectionError("cannot reach mysql://hook:pw-123@db:3306/my-db"))
+
+    assert "pw-123" not in str(error) and "mysql://hook:***@db:3306/my-db" in str(error)
