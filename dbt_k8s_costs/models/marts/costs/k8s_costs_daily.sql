@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='date',
+        on_schema_change='fail',
         engine='MergeTree()',
         order_by='(date, cluster, allocation_name)',
         partition_by='toYYYYMM(date)',
