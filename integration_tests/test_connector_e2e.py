@@ -184,6 +184,31 @@ def test_given_a_day_that_keeps_timing_out_when_read_then_split_per_cluster(
     assert run.returncode == 0, run.errors()
     _assert_costs_match_truth(run.records())
     assert sum(f.startswith('cluster:"') for f in filters) == 2
+    idle = [(r["window_start"], r["cluster"]) for r in run.records() if r["is_idle"]]
+    assert len(idle) == len(set(idle)) == 2 * len(DAYS)
+
+
+def test_given_a_cluster_that_keeps_timing_out_when_read_then_split_per_namespace(
+    tmp_path: Path,
+) -> None:
+    with SimulatorServer(FLEET, flavour="kubecost2") as server:
+        # requests 1-2 time out (the full day), 3 passes (the cluster list), 4-5 time out
+        # (the first cluster), the rest pass (its namespace list and namespaces, cluster 2)
+        server.faults.add(Fault(kind="timeout", times=2, delay=3, path="/model/allocation"))
+        server.faults.add(
+            Fault(kind="timeout", after=1, times=2, delay=3, path="/model/allocation")
+        )
+        config = _config(server, end_date=day(0), request_timeout_seconds=1)
+        run = Run("read", tmp_path, config)
+        filters = [q.get("filter", "") for p, q in server.requests if p == "/model/allocation"]
+    assert run.returncode == 0, run.errors()
+    assert any("+namespace:" in f for f in filters)
+    idle = {r["cluster"] for r in run.records() if r["is_idle"]}
+    assert idle == {cluster for _, cluster, _ in _truth(opencost=False)}
+    got = _namespace_totals(run.records())
+    want = {k: v for k, v in _truth(opencost=False).items() if k[0] == day(0)}
+    assert got.keys() == want.keys()
+    assert all(got[k] == pytest.approx(v, abs=1e-3) for k, v in want.items())
 
 
 def test_given_persistent_failure_when_read_then_error_names_day_and_next_sync_resumes(

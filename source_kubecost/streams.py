@@ -187,7 +187,9 @@ class Allocations(DayStream):
             logger.warning("%s; splitting the day per cluster.", error.message)
         parts: list[Spool] = []
         try:
-            for cluster in self._values(day, "cluster", ""):
+            clusters, idle = self._split(day, "cluster", "")
+            parts.append(idle)
+            for cluster in clusters:
                 scope = f'cluster:"{_quote(cluster)}"'
                 try:
                     parts += self._pages(self._scoped(params, scope), f"{what}, cluster {cluster}")
@@ -195,7 +197,9 @@ class Allocations(DayStream):
                     logger.warning(
                         "%s; splitting cluster %s per namespace.", error.message, cluster
                     )
-                    for namespace in self._values(day, "cluster,namespace", scope):
+                    namespaces, idle = self._split(day, "cluster,namespace", scope)
+                    parts.append(idle)
+                    for namespace in namespaces:
                         inner = f'{scope}+namespace:"{_quote(namespace)}"'
                         parts += self._pages(
                             self._scoped(params, inner), f"{what}, {cluster}/{namespace}"
@@ -210,8 +214,10 @@ class Allocations(DayStream):
         user = self.settings.filter
         return {**params, "filter": f"({user})+{scope}" if user else scope}
 
-    def _values(self, day: date, aggregate: str, scope: str) -> list[str]:
-        """The clusters (or namespaces of one cluster) that have costs on `day`."""
+    def _split(self, day: date, aggregate: str, scope: str) -> tuple[list[str], Spool]:
+        """The clusters (or namespaces of one cluster) that have costs on `day`, and the idle
+        rows of that query: idle names do not depend on the aggregate, and queries filtered
+        by namespace do not return idle. Spooled first, these idle rows win the dedup."""
         params = {
             **self.settings.allocation_params(),
             "window": day_window(day),
@@ -220,11 +226,16 @@ class Allocations(DayStream):
         if scope:
             params = self._scoped(params, scope)
         level = aggregate.split(",")[-1]
-        spool = self.client.fetch(
+        listing = self.client.fetch(
             self.endpoint, params, f"{level}s of {day}", AllocationFlattener(aggregate)
         )
-        values = {r.get(level) for r in spool if not r["is_idle"] and not r["is_unmounted"]}
-        return sorted(v for v in values if v)
+        values, idle = set(), Spool()
+        for record in listing:
+            if record["is_idle"]:
+                idle.write(record)
+            elif record.get(level):  # `__unmounted__` is a namespace of its own
+                values.add(record[level])
+        return sorted(values), idle
 
     def _pages(self, params: dict[str, str], what: str) -> list[Spool]:
         """The day in one request, or in pages of `page_size` line items (Kubecost only)."""
