@@ -20,20 +20,12 @@ from kubecost_pipeline.landing.schema import (
     TableSchema,
     quote,
 )
+from kubecost_pipeline.urls import redact
 
 logger = logging.getLogger(__name__)
 
 STATE_TABLE = "_airbyte_state"
 INSERT_SETTINGS = {"async_insert": 0}  # an INSERT returns only once its part is written
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parsed = urlparse(url)
-    userinfo, at, hostport = parsed.netloc.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    return parsed._replace(netloc=f"{userinfo.partition(':')[0]}:***@{hostport}").geturl()
 
 
 def connect(url: str) -> Any:

@@ -17,7 +17,6 @@ from kubecost_pipeline.landing.destination import (
     StateStore,
     StreamWriter,
     connect,
-    redact,
 )
 from kubecost_pipeline.landing.errors import (
     CatalogError,
@@ -27,6 +26,7 @@ from kubecost_pipeline.landing.errors import (
 )
 from kubecost_pipeline.landing.schema import TableSchema, compatible_name, table_schema
 from kubecost_pipeline.landing.source import Source, default_command, log_message, trace_error
+from kubecost_pipeline.urls import redact
 
 logger = logging.getLogger(__name__)
 

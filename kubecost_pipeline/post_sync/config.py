@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from kubecost_pipeline.post_sync import settings
 from kubecost_pipeline.post_sync.errors import ConfigError
+from kubecost_pipeline.urls import redact
 
 CLICKHOUSE_SCHEMES = ("chdb", "http", "https")
 MONGODB_SCHEMES = ("mongodb", "mongodb+srv")
@@ -55,7 +56,7 @@ class HookConfig:
         """The settings with every password masked, for logs and --dry-run."""
         values = dataclasses.asdict(self)
         for name in ("marts_url", "mongodb_uri", "mysql_url", "expenses_url"):
-            values[name] = mask_url(values[name])
+            values[name] = redact(values[name])
         return values
 
 
@@ -80,18 +81,6 @@ KEYS = (
 
 def env_name(section: str, key: str) -> str:
     return f"{settings.ENV_PREFIX}{section.upper()}__{key.upper()}"
-
-
-def mask_url(url: str) -> str:
-    """``scheme://user:secret@host`` -> ``scheme://user:***@host``; other text unchanged."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.netloc.rsplit('@', 1)[1]}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def load_config(
@@ -171,7 +160,7 @@ def validate(config: HookConfig, sources: Mapping[str, str] | None = None) -> li
             problems.append(f"{attr} is not set; set {anywhere(attr)} (e.g. {example})")
         elif urlsplit(url).scheme not in schemes:
             problems.append(
-                f"{attr} `{mask_url(url)}` (from {where(attr)}) must start with "
+                f"{attr} `{redact(url)}` (from {where(attr)}) must start with "
                 f"{' or '.join(s + '://' for s in schemes)}; e.g. {example}"
             )
     if not config.cluster_accounts:

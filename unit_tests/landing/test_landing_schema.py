@@ -207,6 +207,6 @@ def test_given_a_null_primary_key_value_then_the_row_is_refused():
     ],
 )
 def test_given_a_clickhouse_url_then_redact_hides_only_the_password(url, expected):
-    from kubecost_pipeline.landing.destination import redact
+    from kubecost_pipeline.urls import redact
 
     assert redact(url) == expected

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kubecost_pipeline.post_sync import ConfigError, StoreError, load_config
-from kubecost_pipeline.post_sync.config import mask_url
+from kubecost_pipeline.urls import redact
 
 ACCOUNT = "6f1d6b0e-5a57-4a55-9b5f-2f0c3c1f4e11"
 OTHER = "0b9f3a57-2c41-4d0e-8d38-5d1b8f6a7c22"
@@ -92,7 +92,7 @@ def test_secrets_are_masked_in_repr_and_describe() -> None:
     for secret in ("mongo-pw", "mysql-pw", "ch-pw"):
         assert secret not in text
     assert "mysql://hook:***@mysql:3306/my-db" in text
-    assert mask_url("chdb:///abs/dir") == "chdb:///abs/dir"
+    assert redact("chdb:///abs/dir") == "chdb:///abs/dir"
 
 
 def test_given_an_unreadable_file_then_config_error(tmp_path: Path) -> None:
