@@ -31,7 +31,7 @@ PROFILE_OUTPUTS = {
     "embedded": {
         "type": "chdb",
         "chdb_path": "{{ env_var('DBT_CHDB_PATH') }}",
-        "schema": "{{ env_var('DBT_SCHEMA', 'default') }}",
+        "schema": "{{ env_var('DBT_SCHEMA', 'kubecost') }}",
         "threads": 4,
         "use_lw_deletes": True,
     },
@@ -42,7 +42,7 @@ PROFILE_OUTPUTS = {
         "port": "{{ env_var('DBT_CLICKHOUSE_PORT', '8123') | int }}",
         "user": "{{ env_var('DBT_CLICKHOUSE_USER', 'default') }}",
         "password": "{{ env_var('DBT_CLICKHOUSE_PASSWORD', '') }}",
-        "schema": "{{ env_var('DBT_CLICKHOUSE_DATABASE', 'default') }}",
+        "schema": "{{ env_var('DBT_CLICKHOUSE_DATABASE', 'kubecost') }}",
         "secure": "{{ env_var('DBT_CLICKHOUSE_SECURE', 'false') | as_bool }}",
         "cluster": "{{ env_var('DBT_CLICKHOUSE_CLUSTER', '') }}",
         "threads": 4,
