@@ -109,6 +109,11 @@ def test_given_granularity_when_parsed_then_multi_level_aggregate(granularity, a
             {"state_type": "date-range", "slices": [{"start": "2024-01-01", "end": "2024-05-03"}]},
             date(2024, 5, 3),
         ),
+        ({"slices": [{"start": "2024-01-01", "end": "2024-05-04T00:00:00Z"}]}, date(2024, 5, 3)),
+        (
+            {"slices": [{"end": "2024-05-04T00:00:00Z", "most_recent_cursor_value": "2024-05-02"}]},
+            date(2024, 5, 2),
+        ),
         ({"window_start": "yesterday"}, None),
         ({}, None),
     ],

@@ -295,7 +295,7 @@ class IncrementalTest(TestCase):
         http_mocker.get(_request("2024-05-03"), _ok("c1/a"))
         older = {
             "state_type": "date-range",
-            "slices": [{"start": "2024-04-01", "end": "2024-05-02T00:00:00Z"}],
+            "slices": [{"start": "2024-04-01", "end": "2024-05-02T23:59:59Z"}],
         }
         output = read_stream(_STREAM_NAME, _config(), state=older)
         assert len(output.records) == 1
