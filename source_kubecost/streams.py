@@ -78,6 +78,8 @@ class DayStream(Stream, CheckpointMixin):
 
     cursor_field = CURSOR
     endpoint = ""
+    unique = "name"  # the field records of one day are deduplicated on
+    extra: Mapping[str, Any] = {}  # fields added to every record
 
     def __init__(self, client: KubecostClient, settings: Settings, now: datetime | None = None):
         super().__init__()
@@ -157,14 +159,19 @@ class DayStream(Stream, CheckpointMixin):
         finally:
             for part in parts:
                 part.close()
-        logger.info("%s %s: %d records", self.name, day, count)
+        if count:
+            logger.info("%s %s: %d records", self.name, day, count)
+        else:
+            logger.warning(
+                "%s %s: no records. Kubecost has no data for this day (before its retention, "
+                "or an ETL gap); it is re-read only within the lookback days.",
+                self.name,
+                day,
+            )
         complete = self.now >= datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
         synced = parse_state_day(self._state)
         if complete and (synced is None or day > synced):
             self._state = {CURSOR: iso(day)}
-
-    unique = "name"
-    extra: Mapping[str, Any] = {}
 
     def fetch_day(self, day: date) -> list[Spool]:
         raise NotImplementedError
