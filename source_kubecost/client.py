@@ -240,9 +240,9 @@ class KubecostClient:
                     raise AirbyteTracedException(
                         message=(
                             f"Kubecost failed on {what} after {attempts} attempts: {error.cause}. "
-                            "The next sync resumes from this day. If it persists, check the "
-                            "health of Kubecost (cost-analyzer/aggregator pods), raise the "
-                            "request timeout or choose a coarser granularity."
+                            "The next sync retries it (the state stops before it). If it "
+                            "persists, check the health of Kubecost (cost-analyzer/aggregator "
+                            "pods), raise the request timeout or choose a coarser granularity."
                         ),
                         internal_message=error.cause,
                         failure_type=FailureType.transient_error,
