@@ -13,7 +13,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import freezegun
 import pytest
+
+# freezegun inspects every loaded module's attributes when it freezes time; clickhouse-connect
+# answers an unknown attribute by importing pandas, which hangs under a frozen clock. The
+# connector's mock-server tests (frozen time) may run in a worker that loaded it earlier.
+freezegun.configure(extend_ignore_list=["clickhouse_connect", "chdb"])
 
 MYSQL_HOST = os.environ.get("TEST_MYSQL_HOST", "127.0.0.1")
 MYSQL_PORT = int(os.environ.get("TEST_MYSQL_PORT", "3306"))
