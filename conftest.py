@@ -83,3 +83,12 @@ def mysql_database() -> Iterator[str]:
 def mysql_url(mysql_database: str) -> str:
     auth = MYSQL_USER + (f":{MYSQL_PASSWORD}" if MYSQL_PASSWORD else "")
     return f"mysql://{auth}@{MYSQL_HOST}:{MYSQL_PORT}/{mysql_database}"
+
+
+@pytest.fixture(autouse=True)
+def dbt_output_paths(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Each test's dbt runs (in process or in a child) write their own target/ and logs/:
+    two xdist workers building dbt_k8s_costs at once must not share partial-parse files."""
+    base = tmp_path_factory.mktemp("dbt")
+    monkeypatch.setenv("DBT_TARGET_PATH", str(base / "target"))
+    monkeypatch.setenv("DBT_LOG_PATH", str(base / "logs"))
