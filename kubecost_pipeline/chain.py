@@ -254,8 +254,8 @@ def _progress(args: argparse.Namespace) -> Progress:
     """Progress lines for the person (or JSON for a machine); the rooms' own INFO logs
     (every source log line, dbt's) only with --verbose."""
     if not args.verbose:
-        for room in ("kubecost_pipeline.landing", "kubecost_pipeline.transform"):
-            logging.getLogger(room).setLevel(logging.WARNING)
+        for room in ("landing", "transform", "post_sync"):
+            logging.getLogger(f"kubecost_pipeline.{room}").setLevel(logging.WARNING)
     return Progress.for_stream(sys.stderr, quiet=args.quiet)
 
 

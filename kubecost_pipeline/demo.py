@@ -171,7 +171,7 @@ def report(config: PipelineConfig, start: date, today: date, projection: Any) ->
         "",
         "Top namespaces:",
     ]
-    lines += [f"  {c}/{ns:<30}{cost:>14,.2f}" for c, ns, cost in namespaces]
+    lines += [f"  {c + '/' + ns:<46}{cost:>14,.2f}" for c, ns, cost in namespaces]
     verdict = "PASS" if worst is not None and worst <= 1e-6 else "FAIL"
     lines += [
         "",
