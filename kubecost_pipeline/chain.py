@@ -120,7 +120,8 @@ def run_chain(
     if "dbt" not in skip:
         outcome["dbt"] = _dbt(config, progress)
     if "project" not in skip:
-        outcome["project"] = _project(config, dry_run, progress, hook_overrides or {})
+        hook = hook_config(config, hook_overrides or {})
+        outcome["project"] = project_step(hook, dry_run, progress)
     return outcome
 
 
@@ -166,14 +167,12 @@ def _dbt(config: PipelineConfig, progress: Progress) -> Any:
     return result
 
 
-def _project(
-    config: PipelineConfig, dry_run: bool, progress: Progress, overrides: Mapping[str, Any]
-) -> Any:
+def hook_config(config: PipelineConfig, overrides: Mapping[str, Any]) -> Any:
+    """The hook's config from the pipeline file, reading the marts this chain builds."""
     from kubecost_pipeline import post_sync
 
-    progress.step("project", "projecting the marts into CloudTuner", dry_run=dry_run)
     try:
-        hook_config = post_sync.load_config(
+        return post_sync.load_config(
             config.path,
             overrides={
                 "marts_url": config.clickhouse_url,
@@ -181,7 +180,17 @@ def _project(
                 **overrides,
             },
         )
-        result = post_sync.project(hook_config, dry_run=dry_run)
+    except post_sync.PostSyncError as exc:
+        raise StepFailed("project", str(exc)) from exc
+
+
+def project_step(hook: Any, dry_run: bool, progress: Progress, **options: Any) -> Any:
+    """Run the CloudTuner projection; `options` go to `post_sync.project` (stores, ...)."""
+    from kubecost_pipeline import post_sync
+
+    progress.step("project", "projecting the marts into CloudTuner", dry_run=dry_run)
+    try:
+        result = post_sync.project(hook, dry_run=dry_run, **options)
     except post_sync.PostSyncError as exc:
         raise StepFailed("project", str(exc)) from exc
     progress.step("project", result.summary().splitlines()[0])

@@ -18,7 +18,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kubecost_pipeline.chain import PipelineConfig, StepFailed, run_chain
+from kubecost_pipeline.chain import (
+    PipelineConfig,
+    StepFailed,
+    hook_config,
+    project_step,
+    run_chain,
+)
 from kubecost_pipeline.progress import Progress
 
 DEMO_CLICKHOUSE_DIR = ".kubecost-pipeline/demo/chdb"
@@ -67,64 +73,39 @@ def fleet_clusters(fleet: Any) -> list[str]:
 
 def _project(config: PipelineConfig, clusters: list[str], progress: Progress) -> Any:
     """Into the local MariaDB when reachable, MongoDB when configured, else a dry run."""
-    from kubecost_pipeline import post_sync
-    from kubecost_pipeline.post_sync import sandbox
+    from kubecost_pipeline.post_sync import StoreError, open_stores, sandbox
+    from kubecost_pipeline.post_sync.discovery import connect
 
-    mysql = _demo_mysql()
-    if mysql is None:
+    try:
+        mysql = connect(MYSQL_URL)
+    except StoreError:
         progress.step("project", "MariaDB not reachable: skipping the CloudTuner projection")
         return None
     with mysql:
+        with mysql.cursor() as cur:  # a fresh demo database, every time
+            cur.execute(f"DROP DATABASE IF EXISTS `{DEMO_MYSQL_DATABASE}`")
+            cur.execute(f"CREATE DATABASE `{DEMO_MYSQL_DATABASE}`")
+            cur.execute(f"USE `{DEMO_MYSQL_DATABASE}`")
         sandbox.create_mysql_tables(mysql, k8s_types_migration=True)
         organization = sandbox.seed_organization(mysql, accounts=len(clusters))
-        mysql.commit()
-    accounts = dict(zip(clusters, organization.account_ids, strict=True))
     mongodb_uri = os.environ.get("KUBECOST_PIPELINE__MONGODB__URI", "")
     dry_run = not mongodb_uri
-    hook_config = post_sync.load_config(
-        None,
-        overrides={
-            "marts_url": config.clickhouse_url,
-            "marts_database": config.marts,
+    hook = hook_config(
+        config,
+        {
             "mysql_url": f"{MYSQL_URL}/{DEMO_MYSQL_DATABASE}",
             "mongodb_uri": mongodb_uri or "mongodb://in-memory-demo",
-            "cluster_accounts": accounts,
+            "cluster_accounts": dict(zip(clusters, organization.account_ids, strict=True)),
             "expenses_database": "cloudtuner",
         },
     )
-    progress.step(
-        "project",
-        "planning the projection: no MongoDB configured (dry run)"
-        if dry_run
-        else "projecting into MongoDB, MariaDB and embedded ClickHouse",
-    )
     with ExitStack() as stack:
-        stores = post_sync.open_stores(hook_config, stack)
+        stores = open_stores(hook, stack)
         if dry_run:  # an empty in-memory MongoDB stands in: the plan is a first run's
             mongo = sandbox.mongomock_client()
-            sandbox.create_mongo_indexes(mongo[hook_config.mongodb_database]["resources"])
+            sandbox.create_mongo_indexes(mongo[hook.mongodb_database]["resources"])
             stores = replace(stores, mongo=mongo)
-        try:
-            return post_sync.project(
-                hook_config, dry_run=dry_run, stores=stores, create_expenses_table=True
-            )
-        except post_sync.PostSyncError as exc:
-            raise StepFailed("project", str(exc)) from exc
-
-
-def _demo_mysql() -> Any:
-    """A fresh demo database on the local MariaDB, or None when it is not reachable."""
-    import pymysql
-
-    try:
-        conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", connect_timeout=3)
-    except pymysql.err.OperationalError:
-        return None
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{DEMO_MYSQL_DATABASE}`")
-        cur.execute(f"CREATE DATABASE `{DEMO_MYSQL_DATABASE}`")
-        cur.execute(f"USE `{DEMO_MYSQL_DATABASE}`")
-    return conn
+        return project_step(hook, dry_run, progress, stores=stores, create_expenses_table=True)
 
 
 def report(config: PipelineConfig, start: date, today: date, projection: Any) -> str:
