@@ -179,7 +179,9 @@ def test_given_a_day_that_keeps_timing_out_when_read_then_split_per_cluster(
 ) -> None:
     with SimulatorServer(FLEET, flavour="kubecost2") as server:
         server.faults.add(Fault(kind="timeout", times=2, delay=3, path="/model/allocation"))
-        run = Run("read", tmp_path, _config(server, request_timeout_seconds=1))
+        # Days one after another: fault counts are server-wide, parallel days would share them.
+        config = _config(server, request_timeout_seconds=1, read_ahead=False)
+        run = Run("read", tmp_path, config)
         filters = [q.get("filter", "") for p, q in server.requests if p == "/model/allocation"]
     assert run.returncode == 0, run.errors()
     _assert_costs_match_truth(run.records())
@@ -254,7 +256,7 @@ def test_given_a_state_when_read_with_lookback_then_lookback_days_reread(tmp_pat
             "read", tmp_path, _config(server, end_date=day(4), lookback_days=2), state=state
         )
         windows = [q["window"][:10] for p, q in server.requests if p == "/allocation"]
-    assert windows == [day(1), day(2), day(3), day(4)]
+    assert sorted(windows) == [day(1), day(2), day(3), day(4)]  # days run in parallel
     assert second.states()[-1] == {"window_start": f"{day(4)}T00:00:00Z"}
 
 
@@ -298,3 +300,55 @@ def test_given_sso_without_token_when_check_then_message_explains_sso(tmp_path: 
         check = Run("check", tmp_path, _config(server, flavour="kubecost"))
     assert check.status()["status"] == "FAILED"
     assert "single sign-on" in check.status()["message"]
+
+
+def _essence(message: dict[str, Any]) -> tuple | None:
+    """What a destination acts on: records, states with their counts, stream statuses."""
+    if message["type"] == "RECORD":
+        return ("RECORD", message["record"]["stream"], message["record"]["data"])
+    if message["type"] == "STATE":
+        state = message["state"]
+        return (
+            "STATE",
+            state["stream"]["stream_descriptor"]["name"],
+            state["stream"]["stream_state"],
+            state["sourceStats"]["recordCount"],
+        )
+    if message["type"] == "TRACE" and message["trace"]["type"] == "STREAM_STATUS":
+        status = message["trace"]["stream_status"]
+        return ("STATUS", status["stream_descriptor"]["name"], status["status"])
+    return None
+
+
+def test_given_a_sync_when_read_by_the_process_then_the_same_messages_as_through_the_cdk(
+    tmp_path: Path,
+) -> None:
+    """The process copies the day workers' RECORD lines to stdout (launch.py); in-process, the
+    records go through the CDK. Same records, states, record counts and statuses, in order."""
+    from airbyte_cdk.models import AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer
+    from airbyte_cdk.test.entrypoint_wrapper import read
+
+    from source_kubecost import SourceKubecost
+
+    streams = ["allocations", "assets", "clusters"]
+    with SimulatorServer(FLEET, flavour="kubecost2") as server:
+        config = _config(server, end_date=day(1), page_size=5)
+        run = Run("read", tmp_path, config, streams=streams)
+        catalog = json.loads((tmp_path / "catalog.json").read_text())
+        cdk = read(SourceKubecost(), config, ConfiguredAirbyteCatalogSerializer.load(catalog))
+    assert run.returncode == 0, run.errors()
+    direct = [e for e in map(_essence, run.messages) if e]
+    through_cdk = [
+        e for m in cdk.get_message_iterator() if (e := _essence(AirbyteMessageSerializer.dump(m)))
+    ]
+    assert direct == through_cdk
+    counts = {s: float(len(run.records(s))) for s in streams}
+    assert all(counts.values())
+    assert {s: sum(e[3] for e in direct if e[:2] == ("STATE", s)) for s in streams} == counts
+    assert [e[2] for e in direct if e[:2] == ("STATUS", "allocations")] == [
+        "STARTED",
+        "RUNNING",
+        "COMPLETE",
+    ]
+    logs = [m["log"]["message"] for m in run.messages if m["type"] == "LOG"]
+    assert f"Read {len(run.records())} records from allocations stream" in logs

@@ -1,9 +1,10 @@
 """HTTP access to Kubecost/OpenCost: retries, error classification and streaming parse.
 
 A day's response is parsed as a stream (ijson over the body, 64 KiB at a time) and each
-record, once flattened, is spooled to a temporary file with `marshal`. Records are emitted
-only after the whole body parsed, so a malformed or interrupted day emits nothing, while
-memory stays bounded whatever the response size.
+record, once flattened, is written to a Spool (a temporary file of finished RECORD lines).
+Records are emitted only after the whole body parsed, so a malformed or interrupted day
+emits nothing, while memory stays bounded whatever the response size. No CDK import here:
+this runs in the day workers, which start before the CDK is imported (prefetch.py).
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ import collections
 import io
 import json
 import logging
-import marshal
 import os
 import random
-import struct
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -24,10 +23,10 @@ from typing import Any
 
 import ijson
 import requests
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_kubecost.config import Settings, config_error
+from source_kubecost.config import Settings
+from source_kubecost.errors import CONFIG, TRANSIENT, KubecostError, TimedOut, config_error
+from source_kubecost.spool import Spool
 
 logger = logging.getLogger("airbyte")
 
@@ -36,7 +35,6 @@ TIMEOUT_ATTEMPTS = 2  # a request that times out twice at one size is split inst
 MAX_BACKOFF_SECONDS = 120.0
 CONNECT_TIMEOUT_SECONDS = 15
 _CHUNK = 64 * 1024
-_LENGTH = struct.Struct("<I")
 _TRUNCATED = "premature EOF"  # yajl's message when the body stops mid-document
 _LOGIN_HINTS = ("login", "sso", "saml", "oauth", "oidc", "auth")
 
@@ -56,56 +54,7 @@ class Transient(Exception):
         self.timeout = timeout
 
 
-class TimedOut(AirbyteTracedException):
-    """A request kept timing out at this size: the caller may split it."""
-
-
-class Spool:
-    """Flattened records on disk (marshal), counted; read back once, then closed.
-
-    A spool made in a read-ahead process is a named file in `directory`, handed over to
-    the parent by path (`handover`, `adopt`); otherwise it is an anonymous temporary file.
-    """
-
-    directory: str | None = None  # set in a read-ahead process
-
-    def __init__(self, file: Any = None) -> None:
-        if file is None and self.directory:
-            file = tempfile.NamedTemporaryFile(dir=self.directory, delete=False)  # noqa: SIM115
-        self._file = file or tempfile.TemporaryFile()  # noqa: SIM115 - lives until read/closed
-        self.count = self.idle = 0
-        self.first: Any = None
-
-    def handover(self) -> tuple[str, int, int, Any]:
-        self._file.close()
-        return self._file.name, self.count, self.idle, self.first
-
-    @classmethod
-    def adopt(cls, path: str, count: int, idle: int, first: Any) -> Spool:
-        spool = cls(open(path, "rb"))  # noqa: SIM115
-        os.unlink(path)
-        spool.count, spool.idle, spool.first = count, idle, first
-        return spool
-
-    def write(self, record: dict[str, Any]) -> None:
-        data = marshal.dumps(record)
-        self._file.write(_LENGTH.pack(len(data)) + data)
-        if not self.count:
-            self.first = record.get("name", record.get("key"))
-        self.count += 1
-        self.idle += record.get("is_idle") is True
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        self._file.seek(0)
-        loads, read, unpack, size = marshal.loads, self._file.read, _LENGTH.unpack, _LENGTH.size
-        try:
-            for _ in range(self.count):
-                yield loads(read(unpack(read(size))[0]))
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        self._file.close()
+Sink = tuple[Callable[[str, Any], dict[str, Any]], Spool]  # flatten each item into the spool
 
 
 class _ChunkReader:
@@ -181,10 +130,8 @@ class KubecostClient:
                 self.get_json("clusterInfo", {}, "cluster info", model=model, attempts=1)
                 logger.info("Detected the API at %s", self.url("", model))
                 return model
-            except AirbyteTracedException as error:
-                if error.failure_type == FailureType.config_error and "not found" not in (
-                    error.message or ""
-                ):
+            except KubecostError as error:
+                if error.failure_type == CONFIG and "not found" not in (error.message or ""):
                     raise
                 failures.append(f"{self.url('clusterInfo', model)}: {error.message}")
         raise config_error(
@@ -215,9 +162,17 @@ class KubecostClient:
         params: Mapping[str, str],
         what: str,
         transform: Callable[[str, Any], dict[str, Any]],
+        spool: Spool,
     ) -> Spool:
-        """Streams `data` (list of sets or one map) through `transform` into a Spool."""
-        return self._retrying(what, lambda: self._once(endpoint, params, what, transform, None))
+        """Streams `data` (list of sets or one map) through `transform` into `spool`, which
+        each attempt starts afresh."""
+
+        def attempt() -> Spool:
+            spool.reset()
+            self._once(endpoint, params, what, (transform, spool), None)
+            return spool
+
+        return self._retrying(what, attempt)
 
     def _retrying(self, what: str, attempt: Callable[[], Any], attempts: int = MAX_ATTEMPTS) -> Any:
         timeouts = 0
@@ -229,23 +184,20 @@ class KubecostClient:
                 final = number == attempts
                 if error.timeout and timeouts >= TIMEOUT_ATTEMPTS:
                     raise TimedOut(
-                        message=(
-                            f"Kubecost timed out {timeouts} times on {what}: {error.cause}. "
-                            "Raise the request timeout, choose a coarser granularity, or give "
-                            "the Kubecost aggregator/cost-model more CPU and memory."
-                        ),
-                        failure_type=FailureType.transient_error,
+                        f"Kubecost timed out {timeouts} times on {what}: {error.cause}. "
+                        "Raise the request timeout, choose a coarser granularity, or give "
+                        "the Kubecost aggregator/cost-model more CPU and memory.",
+                        error.cause,
+                        TRANSIENT,
                     ) from error
                 if final:
-                    raise AirbyteTracedException(
-                        message=(
-                            f"Kubecost failed on {what} after {attempts} attempts: {error.cause}. "
-                            "The next sync retries it (the state stops before it). If it "
-                            "persists, check the health of Kubecost (cost-analyzer/aggregator "
-                            "pods), raise the request timeout or choose a coarser granularity."
-                        ),
-                        internal_message=error.cause,
-                        failure_type=FailureType.transient_error,
+                    raise KubecostError(
+                        f"Kubecost failed on {what} after {attempts} attempts: {error.cause}. "
+                        "The next sync retries it (the state stops before it). If it "
+                        "persists, check the health of Kubecost (cost-analyzer/aggregator "
+                        "pods), raise the request timeout or choose a coarser granularity.",
+                        error.cause,
+                        TRANSIENT,
                     ) from error
                 base = _backoff_base()
                 delay = error.retry_after
@@ -268,7 +220,7 @@ class KubecostClient:
         endpoint: str,
         params: Mapping[str, str],
         what: str,
-        transform: Callable[[str, Any], dict[str, Any]] | None,
+        sink: Sink | None,
         model: bool | None,
     ) -> Any:
         url = self.url(endpoint, model)
@@ -295,7 +247,7 @@ class KubecostClient:
             raise Transient(f"cannot connect to {url} ({_connect_reason(error)})") from None
         with response:
             self._check_status(response, url)
-            return self._read_body(response, what, transform)
+            return self._read_body(response, what, sink)
 
     def _check_status(self, response: requests.Response, url: str) -> None:
         status = response.status_code
@@ -339,7 +291,7 @@ class KubecostClient:
         self,
         response: requests.Response,
         what: str,
-        transform: Callable[[str, Any], dict[str, Any]] | None,
+        sink: Sink | None,
     ) -> Any:
         chunks = response.iter_content(_CHUNK)
         head, eof = b"", False
@@ -354,8 +306,8 @@ class KubecostClient:
                 kind = "an HTML page" if b"<" in head[:200] else "a body that is not JSON"
                 raise Transient(f"{kind} instead of JSON: {_snippet(head, 120)!r}")
             if eof:
-                return self._small(head, what, transform)
-            return self._stream(_ChunkReader(head, chunks), head, what, transform)
+                return self._small(head, what, sink)
+            return self._stream(_ChunkReader(head, chunks), head, what, sink)
         except requests.exceptions.RequestException as error:
             raise Transient(f"connection broken while reading ({type(error).__name__})") from None
 
@@ -367,9 +319,7 @@ class KubecostClient:
             raise Transient(f"JSON code {code}: {_snippet(str(message or ''))}")
         raise config_error(f"Kubecost answered {what} with code {code}: {message}")
 
-    def _small(
-        self, body: bytes, what: str, transform: Callable[[str, Any], dict[str, Any]] | None
-    ) -> Any:
+    def _small(self, body: bytes, what: str, sink: Sink | None) -> Any:
         try:
             doc = json.loads(body, parse_constant=_reject_constant)
         except ValueError as error:
@@ -383,22 +333,17 @@ class KubecostClient:
             raise _malformed(what, 0, None, f"the body is a JSON {type(doc).__name__}")
         self._check_code(doc.get("code"), doc.get("message"), what)
         data = doc.get("data")
-        if transform is None:
+        if sink is None:
             return data
-        spool = Spool()
-        try:
-            _spool_items(_items_of(data, what), spool, what, transform)
-        except BaseException:
-            spool.close()
-            raise
-        return spool
+        _spool_items(_items_of(data, what), what, *sink)
+        return None
 
     def _stream(
         self,
         reader: _ChunkReader,
         head: bytes,
         what: str,
-        transform: Callable[[str, Any], dict[str, Any]] | None,
+        sink: Sink | None,
     ) -> Any:
         code = message = shape = None
         try:
@@ -414,18 +359,12 @@ class KubecostClient:
         except ijson.JSONError as error:
             raise _malformed(what, 0, None, str(error)) from None
         self._check_code(code, message, what)
-        if transform is None:
+        if sink is None:
             raise _malformed(what, 0, None, "a small response was expected")
-        spool = Spool()
         prefix = {"start_array": "data.item", "start_map": "data"}.get(shape or "")
-        try:
-            if prefix:
-                items = ijson.kvitems(reader, prefix, use_float=True)
-                _spool_items(items, spool, what, transform)
-        except BaseException:
-            spool.close()
-            raise
-        return spool
+        if prefix:
+            _spool_items(ijson.kvitems(reader, prefix, use_float=True), what, *sink)
+        return None
 
 
 def _connect_reason(error: Exception) -> str:
@@ -464,9 +403,9 @@ def _items_of(data: Any, what: str) -> Iterator[tuple[str, Any]]:
 
 def _spool_items(
     items: Iterator[tuple[str, Any]],
-    spool: Spool,
     what: str,
     transform: Callable[[str, Any], dict[str, Any]],
+    spool: Spool,
 ) -> None:
     key = None
     try:
@@ -480,14 +419,11 @@ def _spool_items(
         raise _malformed(what, spool.count, key, str(error) or type(error).__name__) from None
 
 
-def _malformed(what: str, count: int, key: str | None, detail: str) -> AirbyteTracedException:
+def _malformed(what: str, count: int, key: str | None, detail: str) -> KubecostError:
     after = f"after record {count} (key {key!r})" if key is not None else f"at record {count}"
-    return AirbyteTracedException(
-        message=(
-            f"Kubecost returned a malformed payload for {what}, {after}: {_snippet(detail, 300)}. "
-            "No record of this day was emitted and the state did not advance past it. Check "
-            "the Kubecost version and logs; report the payload if it persists."
-        ),
-        internal_message=detail,
-        failure_type=FailureType.system_error,
+    return KubecostError(
+        f"Kubecost returned a malformed payload for {what}, {after}: {_snippet(detail, 300)}. "
+        "No record of this day was emitted and the state did not advance past it. Check "
+        "the Kubecost version and logs; report the payload if it persists.",
+        detail,
     )

@@ -9,8 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from source_kubecost.errors import config_error
 
 # Every preset keeps `cluster` first and the properties of every level above it, because
 # Kubecost >= 2.2.3 returns only the properties of the aggregated levels.
@@ -25,12 +24,6 @@ AGGREGATES = {
 IDLE_POLICIES = ("separate", "shared", "none")
 FLAVOURS = ("auto", "kubecost", "opencost")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def config_error(message: str, internal: str | None = None) -> AirbyteTracedException:
-    return AirbyteTracedException(
-        message=message, internal_message=internal, failure_type=FailureType.config_error
-    )
 
 
 @dataclass(frozen=True)

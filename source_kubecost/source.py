@@ -6,14 +6,15 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from airbyte_cdk.models import AirbyteConnectionStatus, FailureType, Status
+from airbyte_cdk.models import AirbyteConnectionStatus, Status
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_kubecost.client import KubecostClient, Transient
 from source_kubecost.config import parse_config
-from source_kubecost.streams import Allocations, Assets, Clusters
+from source_kubecost.days import AllocationDays, AssetDays
+from source_kubecost.errors import CONFIG, KubecostError
+from source_kubecost.streams import Allocations, Assets, Clusters, airbyte_errors
 
 
 class SourceKubecost(AbstractSource):
@@ -27,7 +28,8 @@ class SourceKubecost(AbstractSource):
         self, logger: logging.Logger, config: Mapping[str, Any]
     ) -> tuple[bool, Any]:
         """One bounded clusterInfo request per candidate path, with a diagnosis on failure."""
-        settings = parse_config(config)
+        with airbyte_errors():
+            settings = parse_config(config)
         client = KubecostClient(settings)
         candidates = [settings.model_prefix] if settings.model_prefix is not None else [True, False]
         problems = []
@@ -36,7 +38,7 @@ class SourceKubecost(AbstractSource):
             try:
                 client.get_json("clusterInfo", {}, "cluster info", model=model, attempts=1)
                 return True, None
-            except AirbyteTracedException as error:
+            except KubecostError as error:
                 cause = error.__cause__
                 if isinstance(cause, Transient) and cause.cause.startswith("cannot connect"):
                     return False, (
@@ -44,9 +46,7 @@ class SourceKubecost(AbstractSource):
                         "Check the host name and port, and that the Airbyte workers can reach "
                         "the cluster (service DNS, network policy, ingress or port-forward)."
                     )
-                if error.failure_type == FailureType.config_error and "(HTTP 404)" not in str(
-                    error.message
-                ):
+                if error.failure_type == CONFIG and "(HTTP 404)" not in str(error.message):
                     return False, error.message
                 detail = cause.cause if isinstance(cause, Transient) else error.message
                 problems.append(f"{url}: {detail}")
@@ -59,6 +59,11 @@ class SourceKubecost(AbstractSource):
         )
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
-        settings = parse_config(config)
+        with airbyte_errors():
+            settings = parse_config(config)
         client = KubecostClient(settings)
-        return [Allocations(client, settings), Assets(client, settings), Clusters(client)]
+        return [
+            Allocations(AllocationDays(client, settings)),
+            Assets(AssetDays(client, settings)),
+            Clusters(client),
+        ]

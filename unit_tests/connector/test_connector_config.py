@@ -7,12 +7,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_kubecost.config import parse_config
+from source_kubecost.days import parse_state_day
+from source_kubecost.errors import CONFIG, KubecostError
 from source_kubecost.records import ALLOCATION_NUMBERS, ASSET_NUMBERS
-from source_kubecost.streams import parse_state_day
 
 _TODAY = date(2024, 5, 10)
 SCHEMAS = Path(__file__).resolve().parents[2] / "source_kubecost" / "schemas"
@@ -42,9 +41,9 @@ def _config(**values):
     ],
 )
 def test_given_bad_value_when_parsed_then_config_error_names_it(values, message) -> None:
-    with pytest.raises(AirbyteTracedException) as raised:
+    with pytest.raises(KubecostError) as raised:
         parse_config(_config(**values), today=_TODAY)
-    assert raised.value.failure_type == FailureType.config_error
+    assert raised.value.failure_type == CONFIG
     assert message in raised.value.message
 
 

@@ -1,0 +1,94 @@
+"""A day's records, finished as Airbyte RECORD lines in a temporary file.
+
+Records are serialized as they are parsed (in a day worker, see prefetch.py), exactly as
+the CDK would write them: `{"type":"RECORD","record":{"stream":..,"data":..,"emitted_at":..}}`
+with the null fields of `data` left out. `source-kubecost` copies the file to stdout once
+the day parsed completely (launch.py); in-process callers read the records back.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from typing import IO, Any
+
+import orjson
+
+
+class Spool:
+    """RECORD lines of one stream, deduplicated on `unique` against this spool and `earlier`.
+
+    `constants` are added to every record. A spool made in a day worker is a named file in
+    `directory`, handed over to the sync process by path (`handover`, `adopt`).
+    """
+
+    directory: str | None = None  # set in a day worker
+
+    def __init__(
+        self,
+        stream: str,
+        unique: str,
+        constants: Mapping[str, Any] | None = None,
+        earlier: set[Any] | None = None,
+    ) -> None:
+        self.stream, self.unique = stream, unique
+        self.constants = dict(constants or {})
+        self.earlier = earlier if earlier is not None else set()
+        self._file: IO[bytes] = (
+            tempfile.NamedTemporaryFile(dir=self.directory, delete=False)  # noqa: SIM115
+            if self.directory
+            else tempfile.TemporaryFile()  # noqa: SIM115 - lives until read or closed
+        )
+        self.reset()
+
+    def reset(self) -> None:
+        """Empties the spool (a new attempt of the request that fills it)."""
+        self._file.seek(0)
+        self._file.truncate()
+        self.count = self.idle = 0
+        self.first: Any = None
+        self.seen: set[Any] = set()
+        self._head = b'{"type":"RECORD","record":{"stream":' + orjson.dumps(self.stream)
+        self._tail = b',"emitted_at":%d}}\n' % int(time.time() * 1000)
+
+    def write(self, record: dict[str, Any]) -> None:
+        key = record.get(self.unique)
+        if key in self.seen or key in self.earlier:
+            return
+        self.seen.add(key)
+        if not self.count:
+            self.first = key
+        self.count += 1
+        self.idle += record.get("is_idle") is True
+        record.update(self.constants)
+        data = {k: v for k, v in record.items() if v is not None}
+        self._file.write(self._head + b',"data":' + orjson.dumps(data) + self._tail)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """The records (`data`), for callers that emit through the CDK."""
+        self._file.seek(0)
+        for line in self._file:
+            yield orjson.loads(line)["record"]["data"]
+
+    def copy_to(self, out: Any) -> None:
+        self._file.seek(0)
+        shutil.copyfileobj(self._file, out, 1 << 20)
+
+    def handover(self) -> tuple[str, str, int, int, Any]:
+        self._file.close()
+        return self.stream, self._file.name, self.count, self.idle, self.first
+
+    @classmethod
+    def adopt(cls, stream: str, path: str, count: int, idle: int, first: Any) -> Spool:
+        spool = cls.__new__(cls)
+        spool.stream, spool.unique, spool.constants, spool.earlier = stream, "", {}, set()
+        spool._file = open(path, "rb")  # noqa: SIM115
+        os.unlink(path)
+        spool.count, spool.idle, spool.first, spool.seen = count, idle, first, set()
+        return spool
+
+    def close(self) -> None:
+        self._file.close()

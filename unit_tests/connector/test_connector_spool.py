@@ -1,0 +1,75 @@
+"""Spools: records become exactly the RECORD lines the CDK would write, deduplicated."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from airbyte_cdk.entrypoint import AirbyteEntrypoint
+from airbyte_cdk.sources.utils.record_helper import stream_data_to_airbyte_message
+
+from source_kubecost.spool import Spool
+
+RECORD = {
+    "name": "c1/n1/ns/deployment:web/web-1/app",
+    "cpuCost": 0.1,
+    "ramCost": 3.0,
+    "gpuCost": 1e-7,
+    "pvs": None,
+    "labels": {"app": "wéb", "empty": None},
+    "services": ["web", None],
+    "is_idle": False,
+}
+
+
+def test_given_a_record_when_spooled_then_the_line_is_the_cdks_serialization() -> None:
+    spool = Spool("allocations", "name", {"window_start": "2024-05-01T00:00:00Z"})
+    spool.write(dict(RECORD))
+    buffer = io.BytesIO()
+    spool.copy_to(buffer)
+    line = buffer.getvalue().decode()
+    emitted_at = json.loads(line)["record"]["emitted_at"]
+    message = stream_data_to_airbyte_message(
+        "allocations", {**RECORD, "window_start": "2024-05-01T00:00:00Z"}
+    )
+    assert message.record is not None
+    message.record.emitted_at = emitted_at
+    assert line == AirbyteEntrypoint.airbyte_message_to_string(message) + "\n"
+    assert "pvs" not in json.loads(line)["record"]["data"]  # top-level nulls left out, as the CDK
+
+
+def test_given_repeated_or_earlier_keys_when_written_then_the_first_wins() -> None:
+    earlier = {"idle"}
+    spool = Spool("allocations", "name", {}, earlier)
+    for name, cost in (("a", 1), ("idle", 2), ("a", 3), ("b", 4)):
+        spool.write({"name": name, "totalCost": cost})
+    assert [(r["name"], r["totalCost"]) for r in spool] == [("a", 1), ("b", 4)]
+    assert (spool.count, spool.first, spool.seen) == (2, "a", {"a", "b"})
+
+
+def test_given_a_reset_when_rewritten_then_the_failed_attempt_is_gone() -> None:
+    spool = Spool("assets", "key")
+    spool.write({"key": "node-1", "is_idle": True})
+    spool.reset()
+    spool.write({"key": "node-2"})
+    assert [r["key"] for r in spool] == ["node-2"]
+    assert (spool.count, spool.idle) == (1, 0)
+
+
+def test_given_a_handover_when_adopted_then_the_file_moves_with_its_counts(tmp_path) -> None:
+    Spool.directory = str(tmp_path)
+    try:
+        spool = Spool("allocations", "name")
+        spool.write({"name": "a", "is_idle": True})
+    finally:
+        Spool.directory = None
+    adopted = Spool.adopt(*spool.handover())
+    assert (adopted.stream, adopted.count, adopted.idle, adopted.first) == (
+        "allocations",
+        1,
+        1,
+        "a",
+    )
+    assert [r["name"] for r in adopted] == ["a"]
+    assert list(tmp_path.iterdir()) == []  # unlinked once adopted: nothing left behind
+    adopted.close()
