@@ -2,9 +2,9 @@
 
 Why: on a day of 50,000 containers, parsing (ijson), flattening and serializing records take
 about 1.5 CPU-seconds of Python, and importing the CDK another 1.6 s. So `source-kubecost
-read` plans the days of its first day stream and forks `WORKERS` of them *before* it imports
-the CDK (`begin`); the sync process then only copies finished days to stdout (launch.py), and
-more days are forked as days are taken. Parsing overlaps start-up, and days overlap each other.
+read` plans the days of its first day stream and forks `WORKERS` processes that start on them
+*before* it imports the CDK (`begin`); the sync process then only copies finished days to
+stdout (launch.py). Parsing overlaps start-up, and days overlap each other.
 
 A worker hands its spools over by file path. Its log lines and its error come back through a
 pipe and are logged or raised when the day is due, so state and error semantics are those of
@@ -52,67 +52,106 @@ class _Collect(logging.Handler):
         self.lines.append((record.levelno, record.getMessage()))
 
 
-def _work(reader: DayReader, day: date, directory: str, send: Connection) -> None:
+def _serve(jobs: Connection) -> None:
+    """A worker: fetches the days it is sent, one at a time, until the sync closes the pipe."""
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - stdout is the sync's
     collect = _Collect()
     for name in ("", "airbyte"):
         logging.getLogger(name).handlers = [collect]
     logger.propagate = False
-    Spool.directory = directory
-    reader.client.renew_session()
-    try:
-        parts = reader.fetch(day)
-        send.send(("ok", [part.handover() for part in parts], collect.lines))
-    except KubecostError as error:
-        send.send(("error", error, collect.lines))
-    except BaseException as error:
-        failure = KubecostError(
-            f"Reading {reader.stream} for {day} failed unexpectedly: "
-            f"{type(error).__name__}: {error}",
-            repr(error),
-        )
-        send.send(("error", failure, collect.lines))
+    while True:
+        try:
+            reader, day, Spool.directory = jobs.recv()
+        except EOFError:
+            return
+        collect.lines = []
+        reader.client.renew_session()
+        try:
+            parts = reader.fetch(day)
+            jobs.send(("ok", [part.handover() for part in parts], collect.lines))
+        except KubecostError as error:
+            jobs.send(("error", error, collect.lines))
+        except Exception as error:
+            failure = KubecostError(
+                f"Reading {reader.stream} for {day} failed unexpectedly: "
+                f"{type(error).__name__}: {error}",
+                repr(error),
+            )
+            jobs.send(("error", failure, collect.lines))
+
+
+class _Worker:
+    """A forked process and its pipe; `day` is the day it is fetching, if any."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("fork")
+        self.jobs, theirs = context.Pipe()
+        self.process = context.Process(target=_serve, args=(theirs,), daemon=True)
+        self.process.start()
+        theirs.close()
+        self.day: date | None = None
+        self.what = ""
+
+    def start(self, reader: DayReader, day: date, directory: str) -> None:
+        self.jobs.send((reader, day, directory))
+        self.day, self.what = day, f"{reader.stream} for {day}"
+
+    def result(self) -> tuple[str, Any, list[tuple[int, str]]]:
+        self.day = None
+        try:
+            return self.jobs.recv()
+        except EOFError:
+            self.process.join()
+            failure = KubecostError(
+                f"The process reading {self.what} died (out of memory?).",
+                f"exit code {self.process.exitcode}",
+            )
+            return "error", failure, []
+
+    def discard(self) -> None:
+        """Waits for an unwanted day and deletes what it fetched."""
+        kind, payload, _ = self.result()
+        if kind == "ok":
+            for part in payload:
+                os.unlink(part[1])
+
+    def stop(self) -> None:
+        self.jobs.close()
+        self.process.kill()
+        self.process.join()
 
 
 class Prefetch:
-    """Days of one reader fetched by forked workers, `WORKERS` at a time, in the expected order."""
+    """Days of one reader fetched ahead, in the expected order, by `WORKERS` forked processes.
+
+    The workers live for the whole sync: `source-kubecost read` forks them before it imports
+    the CDK (`begin`), so they stay small (about 45 MB each while parsing a day).
+    """
 
     def __init__(self) -> None:
         self._reader: DayReader | None = None
         self._queue: list[date] = []
-        self._running: dict[date, tuple[Any, Connection]] = {}
+        self._workers: list[_Worker] = []
         self._directory: str | None = None
 
     def expect(self, reader: DayReader, days: list[date]) -> None:
         """The days `reader` will take, in order; work started for anything else is dropped."""
-        if not _same(reader, self._reader):
-            self.close()
-            self._reader = reader
-        for day in [d for d in self._running if d not in days]:
-            self._stop(day)
-        self._queue = [d for d in days if d not in self._running]
+        keep = days if _same(reader, self._reader) else []
+        self._reader = reader
+        for worker in self._workers:
+            if worker.day is not None and worker.day not in keep:
+                worker.discard()
+        running = {w.day for w in self._workers}
+        self._queue = [d for d in days if d not in running]
         self._fill()
 
     def take(self, reader: DayReader, day: date) -> list[Spool]:
-        """The day's spools from its worker (started now if it was not), or its error."""
-        if not _same(reader, self._reader):
-            self.expect(reader, [day])
-        if day not in self._running:
-            self._queue.insert(0, day)
-            self._fill()
-        child, receive = self._running.pop(day)
+        """The day's spools from its worker, or its error; a day not expected is read here."""
+        worker = next((w for w in self._workers if w.day == day), None)
+        if worker is None or not _same(reader, self._reader):
+            return reader.fetch(day)
+        kind, payload, lines = worker.result()
         self._fill()
-        try:
-            kind, payload, lines = receive.recv()
-        except EOFError:
-            kind, lines = "error", []
-            payload = KubecostError(
-                f"The process reading {reader.stream} for {day} died (out of memory?).",
-                f"exit code {child.exitcode}",
-            )
-        finally:
-            receive.close()
-            child.join()
         for level, line in lines:
             logger.log(level, "%s", line)
         if kind != "ok":
@@ -120,31 +159,23 @@ class Prefetch:
         return [Spool.adopt(*part) for part in payload]
 
     def _fill(self) -> None:
-        while self._queue and len(self._running) < WORKERS:
-            self._start(self._queue.pop(0))
-
-    def _start(self, day: date) -> None:
         if self._directory is None:
             self._directory = tempfile.mkdtemp(prefix="source-kubecost-")
-        context = multiprocessing.get_context("fork")
-        receive, send = context.Pipe(duplex=False)
-        child = context.Process(
-            target=_work, args=(self._reader, day, self._directory, send), daemon=True
-        )
-        child.start()
-        send.close()
-        self._running[day] = (child, receive)
-
-    def _stop(self, day: date) -> None:
-        child, receive = self._running.pop(day)
-        child.kill()
-        child.join()
-        receive.close()
+        self._workers = [w for w in self._workers if w.process.is_alive()]
+        while self._queue:
+            idle = [w for w in self._workers if w.day is None]
+            if not idle and len(self._workers) < WORKERS:
+                self._workers.append(_Worker())
+                continue
+            if not idle:
+                return
+            assert self._reader is not None
+            idle[0].start(self._reader, self._queue.pop(0), self._directory)
 
     def close(self) -> None:
-        for day in list(self._running):
-            self._stop(day)
-        self._queue = []
+        for worker in self._workers:
+            worker.stop()
+        self._workers, self._queue = [], []
         if self._directory:
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None

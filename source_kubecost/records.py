@@ -141,7 +141,12 @@ class AllocationFlattener:
         name = record.get("name") or key
         record["name"] = name
         levels = self.levels
-        if any(record.get(level) is None for level in levels):
+        for level in levels:  # a loop, not any(): this runs once per record
+            if record.get(level) is None:
+                break
+        else:
+            levels = ()
+        if levels:
             parts = name.split("/")
             if len(parts) == len(levels):
                 for level, part in zip(levels, parts, strict=True):

@@ -17,6 +17,8 @@ from typing import IO, Any
 
 import orjson
 
+_BATCH = 256  # lines per write
+
 
 class Spool:
     """RECORD lines of one stream, deduplicated on `unique` against this spool and `earlier`.
@@ -51,10 +53,12 @@ class Spool:
         self.count = self.idle = 0
         self.first: Any = None
         self.seen: set[Any] = set()
-        self._head = b'{"type":"RECORD","record":{"stream":' + orjson.dumps(self.stream)
+        self._lines: list[bytes] = []
+        self._head = b'{"type":"RECORD","record":{"stream":%s,"data":' % orjson.dumps(self.stream)
         self._tail = b',"emitted_at":%d}}\n' % int(time.time() * 1000)
 
     def write(self, record: dict[str, Any]) -> None:
+        """Adds `record` (changed in place: nulls out, constants in) unless its key was seen."""
         key = record.get(self.unique)
         if key in self.seen or key in self.earlier:
             return
@@ -63,21 +67,32 @@ class Spool:
             self.first = key
         self.count += 1
         self.idle += record.get("is_idle") is True
+        for name in [k for k, v in record.items() if v is None]:
+            del record[name]  # as the CDK's serializer does (top level only)
         record.update(self.constants)
-        data = {k: v for k, v in record.items() if v is not None}
-        self._file.write(self._head + b',"data":' + orjson.dumps(data) + self._tail)
+        self._lines.append(self._head + orjson.dumps(record) + self._tail)
+        if len(self._lines) == _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._lines:
+            self._file.write(b"".join(self._lines))
+            self._lines.clear()
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """The records (`data`), for callers that emit through the CDK."""
+        self._flush()
         self._file.seek(0)
         for line in self._file:
             yield orjson.loads(line)["record"]["data"]
 
     def copy_to(self, out: Any) -> None:
+        self._flush()
         self._file.seek(0)
         shutil.copyfileobj(self._file, out, 1 << 20)
 
     def handover(self) -> tuple[str, str, int, int, Any]:
+        self._flush()
         self._file.close()
         return self.stream, self._file.name, self.count, self.idle, self.first
 
@@ -88,6 +103,7 @@ class Spool:
         spool._file = open(path, "rb")  # noqa: SIM115
         os.unlink(path)
         spool.count, spool.idle, spool.first, spool.seen = count, idle, first, set()
+        spool._lines = []
         return spool
 
     def close(self) -> None:

@@ -47,6 +47,10 @@ class _Reader(DayReader):
         return parts
 
 
+def _running(pool: prefetch.Prefetch) -> list[date]:
+    return sorted(w.day for w in pool._workers if w.day)
+
+
 @pytest.fixture
 def pool():
     pool = prefetch.Prefetch()
@@ -57,7 +61,7 @@ def pool():
 def test_given_expected_days_when_taken_then_the_workers_spools_and_logs(pool, caplog) -> None:
     reader = _Reader()
     pool.expect(reader, [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)])
-    assert sorted(pool._running) == [DAY, DAY + timedelta(days=1)]  # WORKERS in flight
+    assert _running(pool) == [DAY, DAY + timedelta(days=1)]  # WORKERS in flight
     with caplog.at_level(logging.INFO, logger="airbyte"):
         parts = pool.take(reader, DAY)
     assert [(p.count, p.idle, p.first) for p in parts] == [(2, 1, "a"), (1, 0, "b")]
@@ -66,7 +70,8 @@ def test_given_expected_days_when_taken_then_the_workers_spools_and_logs(pool, c
     [line] = [r.getMessage() for r in caplog.records if "fetched" in r.getMessage()]
     assert line.startswith("fetched 2024-05-01 in pid ")
     assert int(line.rsplit(" ", 1)[1]) != os.getpid()  # fetched in a worker
-    assert sorted(pool._running) == [DAY + timedelta(days=1), DAY + timedelta(days=2)]
+    assert _running(pool) == [DAY + timedelta(days=1), DAY + timedelta(days=2)]
+    assert len(pool._workers) == prefetch.WORKERS  # the same processes take the next days
 
 
 def test_given_a_failing_day_when_taken_then_its_error_is_raised_here(pool) -> None:
@@ -80,19 +85,31 @@ def test_given_a_failing_day_when_taken_then_its_error_is_raised_here(pool) -> N
 
 def test_given_a_worker_that_dies_when_taken_then_the_error_names_the_day(pool) -> None:
     reader = _Reader("die")
+    pool.expect(reader, [DAY])
     with pytest.raises(KubecostError, match="reading allocations for 2024-05-01 died"):
         pool.take(reader, DAY)
+    pool.expect(_Reader(), [DAY])  # a new worker replaces the dead one
+    assert [r["name"] for p in pool.take(_Reader(), DAY) for r in p] == ["a", "c1/__idle__", "b"]
+
+
+def test_given_a_day_not_expected_when_taken_then_it_is_read_here(pool, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        parts = pool.take(_Reader(), DAY)
+    assert sum(p.count for p in parts) == 3 and not pool._workers
+    assert f"in pid {os.getpid()}" in caplog.text
 
 
 def test_given_other_days_or_settings_when_expected_then_unexpected_work_is_dropped(pool) -> None:
     reader = _Reader()
     pool.expect(reader, [DAY, DAY + timedelta(days=1)])
-    first = pool._running[DAY][0]
-    pool.expect(_Reader(), [DAY, DAY + timedelta(days=5)])  # equal settings: work kept
-    assert pool._running[DAY][0] is first
-    assert sorted(pool._running) == [DAY, DAY + timedelta(days=5)]
-    pool.expect(_Reader(lookback_days=1), [DAY])  # other settings: everything restarted
-    assert pool._running[DAY][0] is not first and not first.is_alive()
+    workers = list(pool._workers)
+    pool.expect(_Reader(), [DAY, DAY + timedelta(days=5)])  # equal settings: DAY is kept
+    assert _running(pool) == [DAY, DAY + timedelta(days=5)]
+    other = _Reader(lookback_days=1)
+    pool.expect(other, [DAY + timedelta(days=9)])  # other settings: everything dropped
+    assert _running(pool) == [DAY + timedelta(days=9)] and pool._workers == workers
+    assert [r["window_start"][:10] for p in pool.take(other, DAY + timedelta(days=9)) for r in p]
+    assert pool._directory and os.listdir(pool._directory) == []  # dropped days deleted
 
 
 def _read_args(tmp_path: Path, config: dict, streams: list[str], state: Any = None) -> list[str]:
@@ -160,7 +177,7 @@ def test_given_no_read_or_bad_input_when_begun_then_nothing_starts(
     tmp_path: Path, shared, argv_change
 ) -> None:
     prefetch.begin(argv_change(_read_args(tmp_path, CONFIG, ["allocations"])))
-    assert shared._reader is None and not shared._queue
+    assert shared._reader is None and not shared._queue and not shared._workers
 
 
 def test_given_read_ahead_off_or_no_day_stream_when_begun_then_nothing_starts(
