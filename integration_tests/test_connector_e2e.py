@@ -108,9 +108,9 @@ def _namespace_totals(records: list[dict]) -> dict[tuple, float]:
     return totals
 
 
-def _truth(opencost: bool) -> dict[tuple, float]:
+def _truth(opencost: bool, days: list[date] = DAYS) -> dict[tuple, float]:
     expected: dict[tuple, float] = {}
-    for d in DAYS:
+    for d in days:
         truth = _unreconciled_truth(d) if opencost else FLEET.truth(d, level="namespace")
         for (cluster, namespace), cost in truth.items():
             expected[(d.isoformat(), cluster, namespace)] = cost
@@ -141,9 +141,11 @@ def _unreconciled_truth(d: date) -> dict[tuple, float]:
     return {key: ticks / TICKS for key, ticks in sums.items()}
 
 
-def _assert_costs_match_truth(records: list[dict], opencost: bool = False) -> None:
+def _assert_costs_match_truth(
+    records: list[dict], opencost: bool = False, days: list[date] = DAYS
+) -> None:
     """Per (day, cluster, namespace) totals equal the simulator's ground truth."""
-    got, want = _namespace_totals(records), _truth(opencost)
+    got, want = _namespace_totals(records), _truth(opencost, days)
     assert got.keys() == want.keys()
     for key, cost in want.items():
         assert got[key] == pytest.approx(cost, abs=1e-3), key
@@ -188,6 +190,52 @@ def test_given_a_day_that_keeps_timing_out_when_read_then_split_per_cluster(
     assert sum(f.startswith('cluster:"') for f in filters) == 2
     idle = [(r["window_start"], r["cluster"]) for r in run.records() if r["is_idle"]]
     assert len(idle) == len(set(idle)) == 2 * len(DAYS)
+
+
+def test_given_kubecost_before_v2_filters_when_a_day_is_split_then_v1_filters_scope_it(
+    tmp_path: Path,
+) -> None:
+    """Kubecost 1.9x reads `filterClusters`, not `filter`: the split still shrinks requests."""
+    with SimulatorServer(FLEET, flavour="kubecost19") as server:
+        server.faults.add(Fault(kind="timeout", times=2, delay=3, path="/model/allocation"))
+        run = Run("read", tmp_path, _config(server, end_date=day(0), request_timeout_seconds=1))
+        scoped = [q for p, q in server.requests if p == "/model/allocation" and "filter" in q]
+    assert run.returncode == 0, run.errors()
+    _assert_costs_match_truth(run.records(), days=DAYS[:1])
+    clusters = {r["cluster"] for r in run.records() if not r["is_idle"]}
+    assert sorted(q["filterClusters"] for q in scoped) == sorted(clusters)
+
+
+def test_given_opencost_ignoring_filters_when_a_day_is_split_then_its_answer_is_the_day(
+    tmp_path: Path,
+) -> None:
+    """OpenCost 1.112 ignores `filter` on /allocation: the first cluster's answer is the whole
+    day, so it is kept, and no other cluster is asked for."""
+    with SimulatorServer(FLEET, flavour="opencost") as server:
+        server.faults.add(Fault(kind="timeout", times=2, delay=3, path="/allocation"))
+        run = Run("read", tmp_path, _config(server, end_date=day(0), request_timeout_seconds=1))
+        scoped = [q for p, q in server.requests if p == "/allocation" and "filter" in q]
+    assert run.returncode == 0, run.errors()
+    _assert_costs_match_truth(run.records(), opencost=True, days=DAYS[:1])
+    assert len(scoped) == 1
+    logs = [m["log"]["message"] for m in run.messages if m["type"] == "LOG"]
+    assert any("ignored the filter" in line and "whole day" in line for line in logs)
+
+
+def test_given_opencost_ignoring_filters_when_a_cluster_times_out_then_error_says_why(
+    tmp_path: Path,
+) -> None:
+    with SimulatorServer(FLEET, flavour="opencost") as server:
+        # 1-2: the day times out; 3: the cluster list; 4-5: the first cluster (the whole day)
+        server.faults.add(Fault(kind="timeout", times=2, delay=3, path="/allocation"))
+        server.faults.add(Fault(kind="timeout", after=1, times=2, delay=3, path="/allocation"))
+        run = Run("read", tmp_path, _config(server, end_date=day(0), request_timeout_seconds=1))
+    assert run.returncode != 0 and not run.records() and not run.states()
+    error = run.errors()[0]
+    assert error["failure_type"] == "config_error"
+    assert (
+        "ignored the filter" in error["message"] and "Raise the request timeout" in error["message"]
+    )
 
 
 def test_given_a_cluster_that_keeps_timing_out_when_read_then_split_per_namespace(

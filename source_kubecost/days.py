@@ -15,7 +15,7 @@ from typing import Any
 
 from source_kubecost.client import KubecostClient
 from source_kubecost.config import Settings
-from source_kubecost.errors import TimedOut
+from source_kubecost.errors import TimedOut, config_error
 from source_kubecost.records import AllocationFlattener, flatten_asset
 from source_kubecost.spool import Spool
 
@@ -139,44 +139,60 @@ class AllocationDays(DayReader):
             logger.warning("%s; splitting the day per cluster.", error.message)
         parts: list[Spool] = []
         try:
-            clusters, idle = self._split(day, earlier, "cluster", "")
+            clusters, idle = self._split(day, earlier, {})
             parts.append(idle)
             for cluster in clusters:
-                scope = f'cluster:"{_quote(cluster)}"'
+                scope = {"cluster": cluster}
                 try:
-                    parts += self._pages(
-                        day, earlier, self._scoped(params, scope), f"{what}, cluster {cluster}"
-                    )
+                    parts += self._pages(day, earlier, params, f"{what}, cluster {cluster}", scope)
                 except TimedOut as error:
                     logger.warning(
                         "%s; splitting cluster %s per namespace.", error.message, cluster
                     )
-                    namespaces, idle = self._split(day, earlier, "cluster,namespace", scope)
+                    namespaces, idle = self._split(day, earlier, scope)
                     parts.append(idle)
                     for namespace in namespaces:
-                        inner = f'{scope}+namespace:"{_quote(namespace)}"'
-                        parts += self._pages(
-                            day,
-                            earlier,
-                            self._scoped(params, inner),
-                            f"{what}, {cluster}/{namespace}",
-                        )
+                        where = f"{what}, {cluster}/{namespace}"
+                        inner = {**scope, "namespace": namespace}
+                        parts += self._pages(day, earlier, params, where, inner)
+        except _WholeDay as whole:
+            logger.warning(
+                "Kubecost ignored the filter of %s: that answer holds the whole day.", whole.what
+            )
+            return parts + whole.parts
         except BaseException:
             for part in parts:
                 part.close()
             raise
         return parts
 
-    def _scoped(self, params: dict[str, str], scope: str) -> dict[str, str]:
+    def _scoped(self, params: dict[str, str], scope: Mapping[str, str]) -> dict[str, str]:
+        """`params` for one cluster (and namespace): a v2 `filter`, and the v1 filters that
+        Kubecost before ~1.106 reads instead (later versions ignore them next to `filter`)."""
+        clauses = "+".join(f'{level}:"{_quote(value)}"' for level, value in scope.items())
         user = self.settings.filter
-        return {**params, "filter": f"({user})+{scope}" if user else scope}
+        scoped = {**params, "filter": f"({user})+{clauses}" if user else clauses}
+        for level, value in scope.items():
+            if "," not in value and not value.endswith("*"):  # v1 lists and wildcards
+                scoped[_V1_FILTERS[level]] = value
+        return scoped
+
+    def _outside(self, part: Spool, scope: Mapping[str, str]) -> bool:
+        """Whether `part` holds rows outside `scope`: the server ignored the filter."""
+        levels = [level for level in scope if level in self.settings.aggregate.split(",")]
+        return any(
+            not record["is_idle"] and any(record.get(level) != scope[level] for level in levels)
+            for record in part
+        )
 
     def _split(
-        self, day: date, earlier: set[Any], aggregate: str, scope: str
+        self, day: date, earlier: set[Any], scope: Mapping[str, str]
     ) -> tuple[list[str], Spool]:
-        """The clusters (or namespaces of one cluster) that have costs on `day`, and the idle
-        rows of that query: idle names do not depend on the aggregate, and queries filtered
-        by namespace do not return idle. Spooled first, these idle rows win the dedup."""
+        """The clusters (or the namespaces of the cluster in `scope`) that have costs on
+        `day`, and the idle rows of that query: idle names do not depend on the aggregate,
+        and queries filtered by namespace do not return idle. Spooled first, these idle
+        rows win the dedup."""
+        aggregate = "cluster,namespace" if scope else "cluster"
         params = {
             **self.settings.allocation_params(),
             "window": day_window(day),
@@ -185,54 +201,84 @@ class AllocationDays(DayReader):
         if scope:
             params = self._scoped(params, scope)
         level = aggregate.split(",")[-1]
+        what = f"{level}s of {day}"
         listing = self._get(
-            self.endpoint,
-            params,
-            f"{level}s of {day}",
-            AllocationFlattener(aggregate),
-            self.spool(day, set()),
+            self.endpoint, params, what, AllocationFlattener(aggregate), self.spool(day, set())
         )
         values, idle = set(), self.spool(day, earlier)
         try:
+            if scope and self._outside(listing, scope):
+                raise config_error(
+                    f"Kubecost ignored the filter of the {what} in cluster {scope['cluster']} "
+                    "(OpenCost 1.112 and older do not filter allocations), so a day that keeps "
+                    "timing out cannot be split into smaller requests. Raise the request "
+                    "timeout, choose a coarser granularity, or give the server more CPU and "
+                    "memory."
+                )
             for record in listing:
                 if record["is_idle"]:
                     idle.write(record)
                 elif record.get(level):  # `__unmounted__` is a namespace of its own
                     values.add(record[level])
+        except BaseException:
+            idle.close()
+            raise
         finally:
             listing.close()
         earlier |= idle.seen
         return sorted(values), idle
 
     def _pages(
-        self, day: date, earlier: set[Any], params: dict[str, str], what: str
+        self,
+        day: date,
+        earlier: set[Any],
+        params: dict[str, str],
+        what: str,
+        scope: Mapping[str, str] | None = None,
     ) -> list[Spool]:
-        """The day in one request, or in pages of `page_size` line items (Kubecost only)."""
+        """The day (or the part in `scope`) in one request, or in pages of `page_size` line
+        items (Kubecost only)."""
+        if scope:
+            params = self._scoped(params, scope)
         flatten = AllocationFlattener(self.settings.aggregate)
         size = self.settings.page_size
-        if not size:
-            return [self._get(self.endpoint, params, what, flatten, self.spool(day, earlier))]
         parts: list[Spool] = []
         offset = 0
         try:
             while True:
+                paged = {**params, "offset": str(offset), "limit": str(size)} if size else params
                 page = self._get(
                     self.endpoint,
-                    {**params, "offset": str(offset), "limit": str(size)},
-                    f"{what}, offset {offset}",
+                    paged,
+                    f"{what}, offset {offset}" if size else what,
                     flatten,
                     self.spool(day, earlier),
                 )
                 parts.append(page)
-                # A server that ignores offset/limit (OpenCost) repeats the first page: its
-                # records were all seen before, so the page comes back empty.
-                if page.count - page.idle < size:
-                    return parts
+                # Idle rows come on every page in addition to `limit` line items; a server
+                # that ignores offset/limit (OpenCost) repeats the first page: its records
+                # were all seen before, so the page comes back empty.
+                if not size or page.count - page.idle < size:
+                    break
                 offset += size
         except BaseException:
             for part in parts:
                 part.close()
             raise
+        if scope and any(self._outside(part, scope) for part in parts):
+            raise _WholeDay(what, parts)
+        return parts
+
+
+class _WholeDay(Exception):
+    """A request for part of a day answered with the whole day (its filter was ignored)."""
+
+    def __init__(self, what: str, parts: list[Spool]):
+        super().__init__(what)
+        self.what, self.parts = what, parts
+
+
+_V1_FILTERS = {"cluster": "filterClusters", "namespace": "filterNamespaces"}
 
 
 def _quote(value: str) -> str:

@@ -59,6 +59,8 @@ def _serve(jobs: Connection) -> None:
     for name in ("", "airbyte"):
         logging.getLogger(name).handlers = [collect]
     logger.propagate = False
+    logging.disable(logging.NOTSET)  # forked while `begin` had logging off
+    logger.setLevel(logging.DEBUG)  # the sync process logs what its level lets through
     while True:
         try:
             reader, day, Spool.directory = jobs.recv()

@@ -146,3 +146,37 @@ def _expr(tokens: list, text: str) -> tuple[Predicate, list]:
     if joiner == "or":
         return (lambda p: any(f(p) for f in parts)), tokens
     return (lambda p: all(f(p) for f in parts)), tokens
+
+
+V1_FILTERS = {
+    "filterClusters": "cluster",
+    "filterNodes": "node",
+    "filterNamespaces": "namespace",
+    "filterControllerKinds": "controllerKind",
+    "filterControllers": "controller",
+    "filterPods": "pod",
+    "filterContainers": "container",
+}
+
+
+def parse_v1_filters(query: Mapping[str, str]) -> Predicate | None:
+    """Kubecost's legacy filters (``filterNamespaces=a,kube-*``): comma lists, a trailing ``*``
+    matches a prefix; all parameters must match. None when no v1 filter is given."""
+    clauses = [
+        (prop, [v.strip() for v in query[param].split(",") if v.strip()])
+        for param, prop in V1_FILTERS.items()
+        if query.get(param)
+    ]
+    if not clauses:
+        return None
+
+    def matches(props: Mapping) -> bool:
+        for prop, values in clauses:
+            actual = str(props.get(prop) or "")
+            if not any(
+                actual.startswith(v[:-1]) if v.endswith("*") else actual == v for v in values
+            ):
+                return False
+        return True
+
+    return matches

@@ -125,6 +125,8 @@ class Flavour:
     default_step: str | None = "1d"  # None: one set for the window (OpenCost computes on demand)
     raw_aggregated: bool = False  # rawAllocationOnly (max usage) kept on aggregated rows
     hourly_when_recent: bool = False  # no step/accumulate inside hourly retention: hourly sets
+    v2_filter: bool = True  # /allocation honours `filter` (Kubecost >= ~1.106; not OpenCost 1.112)
+    v1_filters: bool = True  # /allocation honours `filterClusters`, ... when `filter` is not used
 
 
 FLAVOURS = {
@@ -157,6 +159,8 @@ FLAVOURS = {
         tenancy=False,
         split_idle=False,
         default_step=None,
+        v2_filter=False,
+        v1_filters=False,
     ),
     "kubecost19": Flavour(
         "kubecost19",
@@ -164,6 +168,7 @@ FLAVOURS = {
         "1.96.0",
         OLD_FIELDS,
         string_floats=True,
+        v2_filter=False,
         legacy_labels=True,
         node_label_prefix="label_",
         hourly_when_recent=True,

@@ -30,7 +30,12 @@ from kubecost_pipeline.simulator.engine import (
     set_windows,
 )
 from kubecost_pipeline.simulator.faults import Fault, FaultSet, parse_fault
-from kubecost_pipeline.simulator.filters import ASSET_FIELDS, FilterError, parse_filter
+from kubecost_pipeline.simulator.filters import (
+    ASSET_FIELDS,
+    FilterError,
+    parse_filter,
+    parse_v1_filters,
+)
 from kubecost_pipeline.simulator.model import Fleet
 from kubecost_pipeline.simulator.render import (
     NAN_FIELDS,
@@ -702,11 +707,13 @@ def allocation_query(
     elif _bool(query, "accumulate", False):
         step = None
     pred = None
-    if query.get("filter"):
+    if query.get("filter") and fl.v2_filter:
         try:
             pred = parse_filter(query["filter"])
         except FilterError as e:
             raise _json_error(400, str(e)) from None
+    elif fl.v1_filters:
+        pred = parse_v1_filters(query)
     q = AllocationQuery(
         start=start,
         end=end,

@@ -324,3 +324,30 @@ def test_given_allocation_compute_then_it_answers_like_allocation(servers):
     server = servers("opencost")
     params = {"window": WINDOW, "aggregate": "namespace"}
     assert get(server, "/allocation/compute", **params) == get(server, "/allocation", **params)
+
+
+def test_given_v1_filters_or_an_old_flavour_then_filters_follow_the_version(servers, fleet):
+    """v2 `filter` wins where it exists; Kubecost 1.9x reads only the v1 filters; OpenCost
+    1.112 ignores both on /allocation."""
+    cluster = fleet.structure.clusters[1].id
+    prefix = fleet.structure.namespaces[cluster][-1].name[:3] + "*"
+    v1 = {"filterClusters": cluster, "filterNamespaces": prefix, "aggregate": "cluster,namespace"}
+    for flavour in ("kubecost2", "kubecost19"):
+        names = set(
+            get(servers(flavour), "/allocation", window=WINDOW, idle="false", **v1)["data"][0]
+        )
+        assert names and all(n.startswith(f"{cluster}/{prefix[:-1]}") for n in names), flavour
+        old = get(
+            servers(flavour), "/allocation", window=WINDOW, idle="false", filter='cluster:"x"', **v1
+        )["data"][0]
+        assert (set(old) == names) == (flavour == "kubecost19")  # v2 wins on 2.x: nothing left
+    everything = get(servers("opencost"), "/allocation", window=WINDOW, aggregate="cluster")
+    ignored = get(
+        servers("opencost"),
+        "/allocation",
+        window=WINDOW,
+        aggregate="cluster",
+        filter=f'cluster:"{cluster}"',
+        filterClusters=cluster,
+    )
+    assert ignored["data"] == everything["data"] and len(everything["data"][0]) > 1
