@@ -400,3 +400,17 @@ def test_given_a_sync_when_read_by_the_process_then_the_same_messages_as_through
     ]
     logs = [m["log"]["message"] for m in run.messages if m["type"] == "LOG"]
     assert f"Read {len(run.records())} records from allocations stream" in logs
+
+
+def test_given_a_page_size_on_opencost_when_read_then_the_repeated_page_ends_the_day(
+    tmp_path: Path,
+) -> None:
+    """OpenCost ignores offset/limit: the second page repeats the first, which ends paging."""
+    with SimulatorServer(FLEET, flavour="opencost") as server:
+        run = Run("read", tmp_path, _config(server, end_date=day(0), page_size=5))
+        pages = [q for p, q in server.requests if p == "/allocation"]
+    assert run.returncode == 0, run.errors()
+    _assert_costs_match_truth(run.records(), opencost=True, days=DAYS[:1])
+    assert [q["offset"] for q in pages] == ["0", "5"]
+    names = [r["name"] for r in run.records()]
+    assert len(names) == len(set(names))

@@ -84,7 +84,7 @@ def sync_days(settings: Settings, synced: date | None, now: datetime, stream: st
 
 
 class DayReader:
-    """Fetches one day of a stream into Spools; `earlier` parts win the deduplication."""
+    """Fetches one day of a stream into Spools; `earlier` holds the idle keys written."""
 
     stream = ""
     unique = "name"  # the field records of one day are deduplicated on
@@ -106,7 +106,7 @@ class DayReader:
     def _get(
         self, endpoint: str, params: Mapping[str, str], what: str, transform: Any, spool: Spool
     ) -> Spool:
-        """One request into `spool`; closed on failure, its keys count as `earlier` after."""
+        """One request into `spool`; closed on failure, its idle keys join `earlier` after."""
         try:
             self.client.fetch(endpoint, params, what, transform, spool)
         except BaseException:
@@ -254,10 +254,11 @@ class AllocationDays(DayReader):
                     flatten,
                     self.spool(day, earlier),
                 )
+                if parts and page.first is not None and page.first == parts[-1].first:
+                    page.close()  # the server ignores offset/limit (OpenCost): done
+                    break
                 parts.append(page)
-                # Idle rows come on every page in addition to `limit` line items; a server
-                # that ignores offset/limit (OpenCost) repeats the first page: its records
-                # were all seen before, so the page comes back empty.
+                # Idle rows come on every page in addition to `limit` line items.
                 if not size or page.count - page.idle < size:
                     break
                 offset += size

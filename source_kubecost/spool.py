@@ -21,10 +21,15 @@ _BATCH = 256  # lines per write
 
 
 class Spool:
-    """RECORD lines of one stream, deduplicated on `unique` against this spool and `earlier`.
+    """RECORD lines of one stream; `constants` are added to every record.
 
-    `constants` are added to every record. A spool made in a day worker is a named file in
-    `directory`, handed over to the sync process by path (`handover`, `adopt`).
+    Idle rows are the rows that repeat across the requests of one day (on every page, and in
+    the listings of a split day): an idle row whose `unique` key is in this spool or in
+    `earlier` is left out. Other rows are not tracked, so memory does not grow with the day
+    (Kubecost answers a one-day, accumulated query with one set, whose keys are unique).
+
+    A spool made in a day worker is a named file in `directory`, handed over to the sync
+    process by path (`handover`, `adopt`).
     """
 
     directory: str | None = None  # set in a day worker
@@ -51,22 +56,24 @@ class Spool:
         self._file.seek(0)
         self._file.truncate()
         self.count = self.idle = 0
-        self.first: Any = None
-        self.seen: set[Any] = set()
+        self.first: Any = None  # the first key that is not idle
+        self.seen: set[Any] = set()  # idle keys
         self._lines: list[bytes] = []
         self._head = b'{"type":"RECORD","record":{"stream":%s,"data":' % orjson.dumps(self.stream)
         self._tail = b',"emitted_at":%d}}\n' % int(time.time() * 1000)
 
     def write(self, record: dict[str, Any]) -> None:
-        """Adds `record` (changed in place: nulls out, constants in) unless its key was seen."""
+        """Adds `record` (changed in place: nulls out, constants in), unless it is an idle
+        row already written."""
         key = record.get(self.unique)
-        if key in self.seen or key in self.earlier:
-            return
-        self.seen.add(key)
-        if not self.count:
+        if record.get("is_idle") is True:
+            if key in self.seen or key in self.earlier:
+                return
+            self.seen.add(key)
+            self.idle += 1
+        elif self.first is None:
             self.first = key
         self.count += 1
-        self.idle += record.get("is_idle") is True
         for name in [k for k, v in record.items() if v is None]:
             del record[name]  # as the CDK's serializer does (top level only)
         record.update(self.constants)

@@ -38,13 +38,16 @@ def test_given_a_record_when_spooled_then_the_line_is_the_cdks_serialization() -
     assert "pvs" not in json.loads(line)["record"]["data"]  # top-level nulls left out, as the CDK
 
 
-def test_given_repeated_or_earlier_keys_when_written_then_the_first_wins() -> None:
-    earlier = {"idle"}
+def test_given_idle_rows_seen_here_or_earlier_when_written_then_left_out() -> None:
+    """Only idle rows repeat across the requests of a day; other rows are not tracked, so
+    memory does not grow with the size of the day."""
+    earlier = {"c1/__idle__"}
     spool = Spool("allocations", "name", {}, earlier)
-    for name, cost in (("a", 1), ("idle", 2), ("a", 3), ("b", 4)):
-        spool.write({"name": name, "totalCost": cost})
-    assert [(r["name"], r["totalCost"]) for r in spool] == [("a", 1), ("b", 4)]
-    assert (spool.count, spool.first, spool.seen) == (2, "a", {"a", "b"})
+    rows = [("c1/__idle__", True), ("a", False), ("c2/__idle__", True), ("c2/__idle__", True)]
+    for name, idle in [*rows, ("b", False)]:
+        spool.write({"name": name, "is_idle": idle})
+    assert [r["name"] for r in spool] == ["a", "c2/__idle__", "b"]
+    assert (spool.count, spool.idle, spool.first, spool.seen) == (3, 1, "a", {"c2/__idle__"})
 
 
 def test_given_a_reset_when_rewritten_then_the_failed_attempt_is_gone() -> None:
@@ -60,16 +63,13 @@ def test_given_a_handover_when_adopted_then_the_file_moves_with_its_counts(tmp_p
     Spool.directory = str(tmp_path)
     try:
         spool = Spool("allocations", "name")
-        spool.write({"name": "a", "is_idle": True})
+        spool.write({"name": "c1/__idle__", "is_idle": True})
+        spool.write({"name": "a", "is_idle": False})
     finally:
         Spool.directory = None
     adopted = Spool.adopt(*spool.handover())
-    assert (adopted.stream, adopted.count, adopted.idle, adopted.first) == (
-        "allocations",
-        1,
-        1,
-        "a",
-    )
-    assert [r["name"] for r in adopted] == ["a"]
+    counts = (adopted.stream, adopted.count, adopted.idle, adopted.first)
+    assert counts == ("allocations", 2, 1, "a")
+    assert [r["name"] for r in adopted] == ["c1/__idle__", "a"]
     assert list(tmp_path.iterdir()) == []  # unlinked once adopted: nothing left behind
     adopted.close()
