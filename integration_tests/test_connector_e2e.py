@@ -414,3 +414,33 @@ def test_given_a_page_size_on_opencost_when_read_then_the_repeated_page_ends_the
     assert [q["offset"] for q in pages] == ["0", "5"]
     names = [r["name"] for r in run.records()]
     assert len(names) == len(set(names))
+
+
+def test_given_a_killed_sync_when_workers_are_mid_day_then_they_die_with_it(
+    tmp_path: Path,
+) -> None:
+    """A cancelled sync leaves no day worker behind, even one waiting on a slow answer."""
+    import signal
+    import time
+
+    import psutil
+
+    with SimulatorServer(FLEET, flavour="kubecost2") as server:
+        server.faults.add(Fault(kind="slow", delay=8, path="/model/allocation"))
+        config = _write(tmp_path / "config.json", _config(server))
+        catalog = _write(tmp_path / "catalog.json", json.loads(CATALOG.read_text()))
+        sync = subprocess.Popen(
+            [SOURCE, "read", "--config", str(config), "--catalog", str(catalog)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while sum(p == "/model/allocation" for p, _ in server.requests) < 2:
+            assert time.monotonic() < deadline, "the workers never asked for a day"
+            time.sleep(0.05)
+        workers = psutil.Process(sync.pid).children()
+        assert len(workers) == 2
+        sync.send_signal(signal.SIGKILL)
+        sync.wait()
+        _, alive = psutil.wait_procs(workers, timeout=5)
+    assert not alive

@@ -15,11 +15,13 @@ is off, days are fetched inline.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -35,6 +37,7 @@ from source_kubecost.spool import Spool
 
 logger = logging.getLogger("airbyte")
 WORKERS = 2  # days in flight; each worker holds one day's parse (tens of MB)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def can_fork() -> bool:
@@ -52,8 +55,21 @@ class _Collect(logging.Handler):
         self.lines.append((record.levelno, record.getMessage()))
 
 
-def _serve(jobs: Connection) -> None:
+def _die_with(parent: int) -> None:
+    """Linux: this process is killed when `parent` dies (a cancelled or killed sync), even in
+    the middle of a day. Elsewhere a worker ends at its next job or when its pipe breaks."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl
+        os._exit(1)
+
+
+def _serve(jobs: Connection, parent: int) -> None:
     """A worker: fetches the days it is sent, one at a time, until the sync closes the pipe."""
+    _die_with(parent)
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - stdout is the sync's
     collect = _Collect()
     for name in ("", "airbyte"):
@@ -88,7 +104,7 @@ class _Worker:
     def __init__(self) -> None:
         context = multiprocessing.get_context("fork")
         self.jobs, theirs = context.Pipe()
-        self.process = context.Process(target=_serve, args=(theirs,), daemon=True)
+        self.process = context.Process(target=_serve, args=(theirs, os.getpid()), daemon=True)
         self.process.start()
         theirs.close()
         self.day: date | None = None
