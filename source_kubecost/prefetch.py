@@ -99,9 +99,10 @@ def _serve(jobs: Connection, parent: int) -> None:
 
 
 class _Worker:
-    """A forked process and its pipe; `day` is the day it is fetching, if any."""
+    """A forked process, its pipe and its spool directory; `day` is the day it is fetching."""
 
-    def __init__(self) -> None:
+    def __init__(self, directory: str) -> None:
+        self.directory = tempfile.mkdtemp(dir=directory)
         context = multiprocessing.get_context("fork")
         self.jobs, theirs = context.Pipe()
         self.process = context.Process(target=_serve, args=(theirs, os.getpid()), daemon=True)
@@ -110,8 +111,8 @@ class _Worker:
         self.day: date | None = None
         self.what = ""
 
-    def start(self, reader: DayReader, day: date, directory: str) -> None:
-        self.jobs.send((reader, day, directory))
+    def start(self, reader: DayReader, day: date) -> None:
+        self.jobs.send((reader, day, self.directory))
         self.day, self.what = day, f"{reader.stream} for {day}"
 
     def result(self) -> tuple[str, Any, list[tuple[int, str]]]:
@@ -126,17 +127,12 @@ class _Worker:
             )
             return "error", failure, []
 
-    def discard(self) -> None:
-        """Waits for an unwanted day and deletes what it fetched."""
-        kind, payload, _ = self.result()
-        if kind == "ok":
-            for part in payload:
-                os.unlink(part[1])
-
     def stop(self) -> None:
+        """Kills the process, whatever it is doing, and deletes what it fetched."""
         self.jobs.close()
         self.process.kill()
         self.process.join()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class Prefetch:
@@ -156,9 +152,9 @@ class Prefetch:
         """The days `reader` will take, in order; work started for anything else is dropped."""
         keep = days if _same(reader, self._reader) else []
         self._reader = reader
-        for worker in self._workers:
-            if worker.day is not None and worker.day not in keep:
-                worker.discard()
+        for worker in [w for w in self._workers if w.day is not None and w.day not in keep]:
+            worker.stop()  # a new worker replaces it: waiting could take a slow day's time
+            self._workers.remove(worker)
         running = {w.day for w in self._workers}
         self._queue = [d for d in days if d not in running]
         self._fill()
@@ -183,12 +179,12 @@ class Prefetch:
         while self._queue:
             idle = [w for w in self._workers if w.day is None]
             if not idle and len(self._workers) < WORKERS:
-                self._workers.append(_Worker())
+                self._workers.append(_Worker(self._directory))
                 continue
             if not idle:
                 return
             assert self._reader is not None
-            idle[0].start(self._reader, self._queue.pop(0), self._directory)
+            idle[0].start(self._reader, self._queue.pop(0))
 
     def close(self) -> None:
         for worker in self._workers:

@@ -102,14 +102,15 @@ def test_given_a_day_not_expected_when_taken_then_it_is_read_here(pool, caplog) 
 def test_given_other_days_or_settings_when_expected_then_unexpected_work_is_dropped(pool) -> None:
     reader = _Reader()
     pool.expect(reader, [DAY, DAY + timedelta(days=1)])
-    workers = list(pool._workers)
+    kept, dropped = sorted(pool._workers, key=lambda w: w.day)
     pool.expect(_Reader(), [DAY, DAY + timedelta(days=5)])  # equal settings: DAY is kept
-    assert _running(pool) == [DAY, DAY + timedelta(days=5)]
+    assert _running(pool) == [DAY, DAY + timedelta(days=5)] and kept in pool._workers
+    assert not dropped.process.is_alive() and not os.path.exists(dropped.directory)
     other = _Reader(lookback_days=1)
     pool.expect(other, [DAY + timedelta(days=9)])  # other settings: everything dropped
-    assert _running(pool) == [DAY + timedelta(days=9)] and pool._workers == workers
+    assert _running(pool) == [DAY + timedelta(days=9)] and kept not in pool._workers
     assert [r["window_start"][:10] for p in pool.take(other, DAY + timedelta(days=9)) for r in p]
-    assert pool._directory and os.listdir(pool._directory) == []  # dropped days deleted
+    assert all(os.listdir(w.directory) == [] for w in pool._workers)  # adopted: unlinked
 
 
 def _read_args(tmp_path: Path, config: dict, streams: list[str], state: Any = None) -> list[str]:
