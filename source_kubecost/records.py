@@ -141,12 +141,7 @@ class AllocationFlattener:
         name = record.get("name") or key
         record["name"] = name
         levels = self.levels
-        for level in levels:  # a loop, not any(): this runs once per record
-            if record.get(level) is None:
-                break
-        else:
-            levels = ()
-        if levels:
+        if None in map(record.get, levels):  # not any(<genexpr>): this runs once per record
             parts = name.split("/")
             if len(parts) == len(levels):
                 for level, part in zip(levels, parts, strict=True):

@@ -44,6 +44,7 @@ class Spool:
         self.stream, self.unique = stream, unique
         self.constants = dict(constants or {})
         self.earlier = earlier if earlier is not None else set()
+        self._head = b'{"type":"RECORD","record":{"stream":%s,"data":' % orjson.dumps(stream)
         self._file: IO[bytes] = (
             tempfile.NamedTemporaryFile(dir=self.directory, delete=False)  # noqa: SIM115
             if self.directory
@@ -59,7 +60,6 @@ class Spool:
         self.first: Any = None  # the first key that is not idle
         self.seen: set[Any] = set()  # idle keys
         self._lines: list[bytes] = []
-        self._head = b'{"type":"RECORD","record":{"stream":%s,"data":' % orjson.dumps(self.stream)
         self._tail = b',"emitted_at":%d}}\n' % int(time.time() * 1000)
 
     def write(self, record: dict[str, Any]) -> None:
