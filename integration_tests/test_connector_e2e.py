@@ -86,6 +86,7 @@ class Run:
 
 
 def _write(path: Path, data: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
     return path
 
@@ -353,7 +354,10 @@ def test_given_sso_without_token_when_check_then_message_explains_sso(tmp_path: 
 def _essence(message: dict[str, Any]) -> tuple | None:
     """What a destination acts on: records, states with their counts, stream statuses."""
     if message["type"] == "RECORD":
-        return ("RECORD", message["record"]["stream"], message["record"]["data"])
+        data = dict(message["record"]["data"])
+        if "extraction_id" in data:  # new at every read
+            data["extraction_id"] = "<one per read of a day>"
+        return ("RECORD", message["record"]["stream"], data)
     if message["type"] == "STATE":
         state = message["state"]
         return (
@@ -400,6 +404,32 @@ def test_given_a_sync_when_read_by_the_process_then_the_same_messages_as_through
     ]
     logs = [m["log"]["message"] for m in run.messages if m["type"] == "LOG"]
     assert f"Read {len(run.records())} records from allocations stream" in logs
+
+
+def test_given_two_syncs_when_read_then_each_read_of_a_day_is_one_counted_extraction(
+    tmp_path: Path,
+) -> None:
+    """Every record of one read of a day carries the same `extraction_id` and the number of
+    records of that read, parts included (a page size splits the day into requests); a day
+    read again gets a new id that sorts after the first."""
+    with SimulatorServer(FLEET, flavour="kubecost2") as server:
+        config = _config(server, end_date=day(1), page_size=5)
+        runs = [Run("read", tmp_path / str(n), config, streams=["allocations", "assets"])
+                for n in range(2)]
+    ids: list[dict[tuple[str, str], str]] = []
+    for run in runs:
+        assert run.returncode == 0, run.errors()
+        days: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for stream in ("allocations", "assets"):
+            for record in run.records(stream):
+                days.setdefault((stream, record["window_start"]), []).append(record)
+        assert len(days) == 4
+        for records in days.values():
+            assert len({r["extraction_id"] for r in records}) == 1
+            assert {r["extraction_records"] for r in records} == {len(records)}
+        ids.append({key: records[0]["extraction_id"] for key, records in days.items()})
+    assert len(set(ids[0].values())) == 4
+    assert all(ids[0][key] < ids[1][key] for key in ids[0])
 
 
 def test_given_a_page_size_on_opencost_when_read_then_the_repeated_page_ends_the_day(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -89,6 +90,7 @@ class TestSourceKubecostStandard(SourceTestSuiteBase):
 
 
 EXPECTED = Path(__file__).parent / "expected_records.jsonl"
+EXTRACTION_ID = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z-[0-9a-f]{8}")
 
 
 def _read_sample() -> list[dict]:
@@ -102,6 +104,9 @@ def _read_sample() -> list[dict]:
         stream.sync_mode = SyncMode.full_refresh
     output = read(SourceKubecost(), config, catalog)
     records = [{"stream": m.record.stream, "data": m.record.data} for m in output.records]
+    for record in records:  # new at every read; its format is checked here
+        extraction = record["data"].pop("extraction_id", None)
+        assert extraction is None or EXTRACTION_ID.fullmatch(extraction), extraction
     return sorted(records, key=lambda r: json.dumps(r, sort_keys=True))
 
 

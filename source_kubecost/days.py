@@ -9,6 +9,7 @@ before the CDK is imported; streams.py adapts it to the CDK.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from source_kubecost.client import KubecostClient
 from source_kubecost.config import Settings
 from source_kubecost.errors import TimedOut, config_error
 from source_kubecost.records import AllocationFlattener, flatten_asset
-from source_kubecost.spool import Spool
+from source_kubecost.spool import EXTRACTION_ID, EXTRACTION_RECORDS, UNCOUNTED, Spool
 
 logger = logging.getLogger("airbyte")
 CURSOR = "window_start"
@@ -83,24 +84,44 @@ def sync_days(settings: Settings, synced: date | None, now: datetime, stream: st
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
+def new_extraction_id(now: datetime | None = None) -> str:
+    """A new extraction's id: its start (UTC, microseconds) and a random suffix, so that ids
+    sort by start time as strings, e.g. `2026-11-02T06:00:01.123456Z-9f1c2a7e`."""
+    started = now or datetime.now(UTC)
+    return f"{started:%Y-%m-%dT%H:%M:%S.%f}Z-{secrets.token_hex(4)}"
+
+
 class DayReader:
-    """Fetches one day of a stream into Spools; `earlier` holds the idle keys written."""
+    """Fetches one day of a stream into Spools; `earlier` holds the idle keys written.
+
+    Each `fetch` is one extraction of the day: every record it writes carries the same
+    `extraction_id`, and `extraction_records`, the number of records of the whole
+    extraction (all its parts), filled in when the day is emitted (spool.py). Downstream,
+    a day is the set of its latest extraction whose records all landed (docs/records.md).
+    """
 
     stream = ""
     unique = "name"  # the field records of one day are deduplicated on
 
     def __init__(self, client: KubecostClient, settings: Settings):
         self.client, self.settings = client, settings
+        self.extraction_id = ""
 
     def extra(self) -> Mapping[str, Any]:
-        """Fields added to every record besides the window."""
+        """Fields added to every record besides the window and the extraction stamps."""
         return {}
 
     def spool(self, day: date, earlier: set[Any]) -> Spool:
         window = {CURSOR: iso(day), "window_end": iso(day + timedelta(days=1))}
-        return Spool(self.stream, self.unique, {**window, **self.extra()}, earlier)
+        stamps = {EXTRACTION_ID: self.extraction_id, EXTRACTION_RECORDS: UNCOUNTED}
+        return Spool(self.stream, self.unique, {**window, **self.extra(), **stamps}, earlier)
 
     def fetch(self, day: date) -> list[Spool]:
+        """One extraction of `day`: its spools, in order."""
+        self.extraction_id = new_extraction_id()
+        return self.extract(day)
+
+    def extract(self, day: date) -> list[Spool]:
         raise NotImplementedError
 
     def _get(
@@ -129,7 +150,7 @@ class AllocationDays(DayReader):
             "query_settings": dict(settings.query_settings),
         }
 
-    def fetch(self, day: date) -> list[Spool]:
+    def extract(self, day: date) -> list[Spool]:
         params = {**self.settings.allocation_params(), "window": day_window(day)}
         what = f"allocations for {day}"
         earlier: set[Any] = set()
@@ -290,7 +311,7 @@ class AssetDays(DayReader):
     stream = "assets"
     unique = "key"
 
-    def fetch(self, day: date) -> list[Spool]:
+    def extract(self, day: date) -> list[Spool]:
         params = {"window": day_window(day), "accumulate": "true", "step": "1d"}
         return [
             self._get("assets", params, f"assets for {day}", flatten_asset, self.spool(day, set()))

@@ -4,6 +4,9 @@ Records are serialized as they are parsed (in a day worker, see prefetch.py), ex
 the CDK would write them: `{"type":"RECORD","record":{"stream":..,"data":..,"emitted_at":..}}`
 with the null fields of `data` left out. `source-kubecost` copies the file to stdout once
 the day parsed completely (launch.py); in-process callers read the records back.
+
+`extraction_records` (the records of the whole extraction) is known only once the day
+parsed: lines are written with `UNCOUNTED` and the count is put in as they are read out.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from typing import IO, Any
 import orjson
 
 _BATCH = 256  # lines per write
+EXTRACTION_ID = "extraction_id"
+EXTRACTION_RECORDS = "extraction_records"
+UNCOUNTED = -1  # `extraction_records` until the day is counted
+# Unique in a line: inside JSON strings every `"` is escaped, so `records":` cannot occur.
+_UNCOUNTED = orjson.dumps({EXTRACTION_RECORDS: UNCOUNTED})[1:-1]
 
 
 class Spool:
@@ -57,6 +65,7 @@ class Spool:
         self._file.seek(0)
         self._file.truncate()
         self.count = self.idle = 0
+        self.extraction_records: int | None = None  # set when the day is counted
         self.first: Any = None  # the first key that is not idle
         self.seen: set[Any] = set()  # idle keys
         self._lines: list[bytes] = []
@@ -91,12 +100,21 @@ class Spool:
         self._flush()
         self._file.seek(0)
         for line in self._file:
-            yield orjson.loads(line)["record"]["data"]
+            data = orjson.loads(line)["record"]["data"]
+            if self.extraction_records is not None:
+                data[EXTRACTION_RECORDS] = self.extraction_records
+            yield data
 
     def copy_to(self, out: Any) -> None:
+        """Writes the RECORD lines to `out`, with `extraction_records` once counted."""
         self._flush()
         self._file.seek(0)
-        shutil.copyfileobj(self._file, out, 1 << 20)
+        if self.extraction_records is None:
+            shutil.copyfileobj(self._file, out, 1 << 20)
+            return
+        counted = orjson.dumps({EXTRACTION_RECORDS: self.extraction_records})[1:-1]
+        while lines := self._file.readlines(1 << 20):
+            out.write(b"".join(lines).replace(_UNCOUNTED, counted))
 
     def handover(self) -> tuple[str, str, int, int, Any]:
         self._flush()
@@ -110,6 +128,7 @@ class Spool:
         spool._file = open(path, "rb")  # noqa: SIM115
         os.unlink(path)
         spool.count, spool.idle, spool.first, spool.seen = count, idle, first, set()
+        spool.extraction_records = None
         spool._lines = []
         return spool
 

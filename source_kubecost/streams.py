@@ -106,6 +106,8 @@ class DayStream(Stream, CheckpointMixin):
                 self.prefetch.take(self.reader, day) if self.prefetch else self.reader.fetch(day)
             )
         count = sum(part.count for part in parts)
+        for part in parts:
+            part.extraction_records = count
         try:
             if launch.DIRECT is None:
                 for part in parts:

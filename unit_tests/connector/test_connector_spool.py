@@ -8,7 +8,7 @@ import json
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.sources.utils.record_helper import stream_data_to_airbyte_message
 
-from source_kubecost.spool import Spool
+from source_kubecost.spool import UNCOUNTED, Spool
 
 RECORD = {
     "name": "c1/n1/ns/deployment:web/web-1/app",
@@ -73,3 +73,22 @@ def test_given_a_handover_when_adopted_then_the_file_moves_with_its_counts(tmp_p
     assert [r["name"] for r in adopted] == ["c1/__idle__", "a"]
     assert list(tmp_path.iterdir()) == []  # unlinked once adopted: nothing left behind
     adopted.close()
+
+
+def test_given_a_counted_day_when_read_out_then_every_record_carries_the_count() -> None:
+    """`extraction_records` is written as UNCOUNTED and put in as the lines are read out,
+    also where a label value spells the placeholder (inside a JSON string it cannot match)."""
+    trap = '"extraction_records":-1'
+    constants = {"extraction_id": "x", "extraction_records": UNCOUNTED}
+    spool = Spool("allocations", "name", constants)
+    for n in range(3000):  # more than one read-out chunk
+        spool.write({"name": f"pod-{n}", "labels": {"trap": trap}, "is_idle": False})
+    assert {r["extraction_records"] for r in spool} == {UNCOUNTED}
+    spool.extraction_records = 12345
+    buffer = io.BytesIO()
+    spool.copy_to(buffer)
+    copied = [json.loads(line)["record"]["data"] for line in buffer.getvalue().splitlines()]
+    assert copied == list(spool)
+    assert len(copied) == 3000
+    assert {r["extraction_records"] for r in copied} == {12345}
+    assert {r["labels"]["trap"] for r in copied} == {trap}
