@@ -7,7 +7,7 @@ with
 
 allocated as (
 
-    select * from {{ ref('k8s_costs_daily') }}
+    select * from {{ ref('int_allocations_filtered_to_marts_grain') }}
     where not is_idle
 
 ),

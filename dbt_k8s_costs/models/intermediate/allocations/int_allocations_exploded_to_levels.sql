@@ -1,5 +1,5 @@
-{#- Every allocation row of k8s_costs_daily once per level it rolls up into: allocated
-    rows into cluster, node, namespace, controller, service and pod; idle rows into the
+{#- Every allocation row the marts read once per level it rolls up into: allocated rows
+    into cluster, node, namespace, controller, service and pod; idle rows into the
     cluster, the node they belong to (idle by node) and the `idle` level. Ephemeral:
     k8s_expenses_daily aggregates it for the days it rebuilds. -#}
 
@@ -7,7 +7,7 @@ with
 
 costs as (
 
-    select * from {{ ref('k8s_costs_daily') }}
+    select * from {{ ref('int_allocations_filtered_to_marts_grain') }}
 
 ),
 
@@ -64,6 +64,9 @@ exploded as (
         external_cost,
         adjustment_cost,
         total_cost,
+        currency,
+        reading,
+        extraction_id,
         extracted_at
     from level_keys_assigned
     array join levels as levels_row

@@ -6,7 +6,7 @@ with
 
 containers as (
 
-    select * from {{ ref('k8s_costs_daily') }}
+    select * from {{ ref('int_allocations_filtered_to_marts_grain') }}
     where not is_idle and not is_unmounted and pod != ''
 
 ),

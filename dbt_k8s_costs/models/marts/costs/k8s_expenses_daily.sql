@@ -10,7 +10,7 @@
     )
 }}
 
--- depends_on: {{ ref('k8s_costs_daily') }}
+-- depends_on: {{ ref('int_allocation_days_chosen') }}, {{ ref('stg_kubecost__clusters') }}
 
 with
 
@@ -18,7 +18,7 @@ exploded as (
 
     select * from {{ ref('int_allocations_exploded_to_levels') }}
     {% if is_incremental() -%}
-    where date in {{ days_to_rebuild(ref('k8s_costs_daily')) }}
+    where date in {{ days_to_rebuild() }}
     {%- endif %}
 
 ),
@@ -49,6 +49,9 @@ aggregated as (
         sumIf(exploded.ram_cost, exploded.is_idle) as idle_ram_cost,
         sumIf(exploded.total_cost, exploded.is_idle) as idle_cost,
         total_cost + idle_cost as total_cost_with_idle,
+        any(exploded.currency) as currency,
+        any(exploded.reading) as reading,
+        any(exploded.extraction_id) as extraction_id,
         max(exploded.extracted_at) as extracted_at
     from exploded
     group by date, cluster, level, resource_key

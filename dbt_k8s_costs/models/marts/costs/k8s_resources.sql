@@ -20,6 +20,9 @@ costs_per_resource as (
         cluster,
         level,
         resource_key,
+        {#- one currency per cluster: assert_one_currency_per_cluster refuses a history
+            that mixes two before this sums it ('' is unknown, not another one) -#}
+        max(currency) as currency,
         argMax(k8s_namespace, date) as k8s_namespace,
         argMax(k8s_node, date) as k8s_node,
         argMax(k8s_service, date) as k8s_service,
@@ -166,6 +169,7 @@ joined as (
         costs_per_resource.cluster as cluster,
         costs_per_resource.level as level,
         costs_per_resource.resource_key as resource_key,
+        costs_per_resource.currency as currency,
         if(resources.resource_name = '', costs_per_resource.resource_key,
             resources.resource_name) as resource_name,
         costs_per_resource.k8s_namespace as k8s_namespace,
