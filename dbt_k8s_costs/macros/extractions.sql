@@ -16,7 +16,10 @@
   counted as (
 
       select
-          {{ day }},
+          {#- key columns are Nullable in append and overwrite landing tables -#}
+          {%- for column in day_key %}
+          assumeNotNull({{ column }}) as {{ column }},
+          {%- endfor %}
           {#- rows landed before the connector stamped them form one legacy reading -#}
           ifNull(extraction_id, '') as extraction_id,
           count() as landed_rows,
@@ -36,8 +39,32 @@
           {#- ids sort by the reading's start: the greatest complete one is the latest -#}
           maxIf(extraction_id, is_complete) over (partition by {{ day }})
               as day_extraction_id,
-          countIf(extraction_id != '') over (partition by {{ day }}) as stamped_readings
+          countIf(extraction_id != '') over (partition by {{ day }}) as stamped_readings,
+          max(extraction_id) over (partition by {{ day }}) as day_latest_extraction_id,
+          sum(landed_records) over (
+              partition by {{ day }} order by extraction_id desc
+              rows between unbounded preceding and 1 preceding
+          ) as newer_landed_records
       from counted
+
+  ),
+
+  bounded as (
+
+      {#- Without a complete reading (append_dedup, after ClickHouse merged a
+          half-landed re-read over the last complete one), a reading may still have
+          landed whole before newer readings replaced some of its keys: its landed keys
+          plus every newer reading's make up its record count. The latest such reading
+          bounds what the day is read from, so keys it no longer had (and older readings
+          still hold) do not come back. -#}
+      select
+          * except (newer_landed_records),
+          maxIf(
+              extraction_id,
+              extraction_id != ''
+                  and landed_records + newer_landed_records >= extraction_records
+          ) over (partition by {{ day }}) as oldest_extraction_read
+      from classified
 
   ),
 
@@ -53,16 +80,18 @@
           ) as day_reading,
           multiIf(
               {#- the day's reading, each key landed once: read its rows as they are -#}
-              extraction_id = day_extraction_id and day_extraction_id != ''
+              day_extraction_id != '' and extraction_id = day_extraction_id
                   and landed_rows = landed_records, 'as_landed',
               {#- the day's reading with a key landed twice (an insert retried) -#}
-              extraction_id = day_extraction_id and day_extraction_id != '',
+              day_extraction_id != '' and extraction_id = day_extraction_id,
                   'latest_row_per_key',
-              {#- no complete reading: every reading of the day, the latest row of each key -#}
-              day_extraction_id = '', 'latest_row_per_key',
+              {#- no complete reading: the latest row of each key, from the readings
+                  not older than the latest that may have landed whole -#}
+              day_extraction_id = '' and extraction_id >= oldest_extraction_read,
+                  'latest_row_per_key',
               'not_read'
           ) as read_as
-      from classified
+      from bounded
 
   )
 

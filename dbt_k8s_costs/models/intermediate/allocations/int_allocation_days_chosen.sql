@@ -1,7 +1,8 @@
 {#- One row per day of the granularity and idle policy the marts read: how the day is
-    read (`complete`, `legacy` or `incomplete`) and the id of its reading ('' unless
-    complete). The incremental marts keep both on their rows and rebuild exactly the days
-    whose reading changed. -#}
+    read (`complete`, `legacy` or `incomplete`), the id of its reading ('' unless
+    complete) and of its latest reading, whether it landed whole or not. The incremental
+    marts keep the first two on their rows and rebuild exactly the days whose reading
+    changed. -#}
 
 with
 
@@ -18,7 +19,8 @@ days as (
     select distinct
         date,
         day_reading as reading,
-        day_extraction_id as extraction_id
+        day_extraction_id as extraction_id,
+        day_latest_extraction_id as latest_extraction_id
     from extractions
 
 )

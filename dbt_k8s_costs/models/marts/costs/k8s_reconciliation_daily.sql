@@ -48,14 +48,18 @@ landed_days as (
     select
         date,
         reading as landed_reading,
-        extraction_id as landed_extraction_id
+        extraction_id as landed_extraction_id,
+        latest_extraction_id as landed_latest_extraction_id
     from {{ ref('int_allocation_days_chosen') }}
 
 ),
 
 asset_days as (
 
-    select distinct date, day_reading as assets_reading
+    select distinct
+        date,
+        day_reading as assets_reading,
+        day_extraction_id = day_latest_extraction_id as assets_latest_landed_whole
     from {{ ref('stg_kubecost__asset_extractions') }}
 
 ),
@@ -110,6 +114,15 @@ compared as (
             '{{ var("kubecost_idle_policy") }}' = 'none',
                 'idle policy none: the allocations hold no idle',
             not has_node_assets, 'no Node assets landed for the day and cluster',
+            {#- both sides must be the day's latest readings (of one sync): after a
+                re-read that landed in part, one side is older than the other -#}
+            allocations_reading not in ('complete', 'legacy')
+                or landed_reading != allocations_reading
+                or landed_extraction_id != allocations_extraction_id
+                or landed_latest_extraction_id != allocations_extraction_id,
+                'the latest reading of the allocations is not the one the marts hold',
+            assets_reading not in ('complete', 'legacy') or not assets_latest_landed_whole,
+                'the latest reading of the Node assets did not land whole',
             ''
         ) as node_assets_unchecked_reason,
         node_assets_unchecked_reason = '' as node_assets_checked,

@@ -22,13 +22,13 @@ source as (
 renamed as (
 
     select
-        ---------- ids
-        toDate(window_start) as date,
-        window_start,
+        ---------- ids (never null: key columns are Nullable in append and overwrite tables)
+        toDate(assumeNotNull(window_start)) as date,
+        assumeNotNull(window_start) as window_start,
         window_end,
-        name as allocation_name,
-        granularity,
-        idle_policy,
+        assumeNotNull(name) as allocation_name,
+        assumeNotNull(granularity) as granularity,
+        assumeNotNull(idle_policy) as idle_policy,
         ifNull(aggregate, '') as aggregate,
 
         ---------- strings

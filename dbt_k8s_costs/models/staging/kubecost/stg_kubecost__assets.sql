@@ -20,11 +20,11 @@ source as (
 renamed as (
 
     select
-        ---------- ids
-        toDate(window_start) as date,
-        window_start,
+        ---------- ids (never null: key columns are Nullable in append and overwrite tables)
+        toDate(assumeNotNull(window_start)) as date,
+        assumeNotNull(window_start) as window_start,
         window_end,
-        key as asset_key,
+        assumeNotNull(key) as asset_key,
 
         ---------- strings
         ifNull(type, '') as asset_type,
