@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from integration_tests.kubecost_stub import (
     CONTAINER_AGGREGATE,
     Container,
+    Day,
     KubecostStub,
     Served,
     fleet,
@@ -449,3 +450,21 @@ def test_given_random_syncs_and_restatements_then_marts_equal_the_payloads_then_
             pipeline.check()
     pipeline.build(full_refresh=True)
     pipeline.check()
+
+
+def test_given_a_day_kubecost_answers_empty_when_re_read_then_it_keeps_its_last_reading(
+    pipelines,
+):
+    world = fleet(DAYS[:2])
+    pipeline = pipelines(world, "append_dedup")
+    pipeline.sync(end=DAYS[1])
+    pipeline.build()
+    read = dict(pipeline.allocations)
+
+    world.days[DAYS[1]] = Day()  # an ETL gap: Kubecost answers the day with no data
+    pipeline.sync(end=DAYS[1], lookback=1)
+    assert DAYS[1] not in readings_of(pipeline.stub.served(2))[0]  # asked, answered empty
+    assert any(s.params["window"].startswith(str(DAYS[1])) for s in pipeline.stub.served(2)
+               if s.endpoint == "allocation")  # fmt: skip
+    pipeline.build()
+    pipeline.check(read)
