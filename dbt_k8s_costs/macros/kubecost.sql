@@ -1,7 +1,8 @@
 {#- Small helpers shared by the models. Every macro works on ClickHouse and chDB alike. -#}
 
 {% macro to_float(column) -%}
-  toFloat64(ifNull({{ column }}, 0))
+  {#- null as 0; converted first: ifNull on a Decimal(38, 9) is twice as slow -#}
+  ifNull(toFloat64({{ column }}), 0)
 {%- endmacro %}
 
 {% macro json_map(column) -%}
@@ -44,6 +45,19 @@
     )
     and date in (
         select date from {{ ref('int_allocation_days_chosen') }} where reading != 'incomplete'
+    )
+  )
+{%- endmacro %}
+
+{% macro days_changed_in(upstream) -%}
+  {#- The days `upstream` (an incremental mart this one is built from) holds differently
+      from this model: another reading, currency or cluster set. Returns a subquery of
+      dates, for `where date in (...)`. -#}
+  (
+    select distinct date
+    from {{ upstream }}
+    where (date, cluster, currency, reading, extraction_id) not in (
+        select distinct date, cluster, currency, reading, extraction_id from {{ this }}
     )
   )
 {%- endmacro %}
