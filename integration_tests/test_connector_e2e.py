@@ -375,7 +375,7 @@ def _essence(message: dict[str, Any]) -> tuple | None:
 def test_given_a_sync_when_read_by_the_process_then_the_same_messages_as_through_the_cdk(
     tmp_path: Path,
 ) -> None:
-    """The process copies the day workers' RECORD lines to stdout (launch.py); in-process, the
+    """The process copies the day workers' RECORD lines to stdout (output.py); in-process, the
     records go through the CDK. Same records, states, record counts and statuses, in order."""
     from airbyte_cdk.models import AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer
     from airbyte_cdk.test.entrypoint_wrapper import read
@@ -403,7 +403,8 @@ def test_given_a_sync_when_read_by_the_process_then_the_same_messages_as_through
         "COMPLETE",
     ]
     logs = [m["log"]["message"] for m in run.messages if m["type"] == "LOG"]
-    assert f"Read {len(run.records())} records from allocations stream" in logs
+    assert f"allocations: {len(run.records())} records of 2 days copied to the output" in logs
+    assert sum("Detected the API at" in line for line in logs) == 1
 
 
 def test_given_two_syncs_when_read_then_each_read_of_a_day_is_one_counted_extraction(

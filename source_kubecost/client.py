@@ -25,7 +25,17 @@ import ijson
 import requests
 
 from source_kubecost.config import Settings
-from source_kubecost.errors import CONFIG, TRANSIENT, KubecostError, TimedOut, config_error
+from source_kubecost.errors import (
+    ApiNotFound,
+    ConnectFailed,
+    Malformed,
+    NotTheApi,
+    QueryRejected,
+    RetriesExhausted,
+    TimedOut,
+    Transient,
+    config_error,
+)
 from source_kubecost.spool import Spool
 
 logger = logging.getLogger("airbyte")
@@ -42,16 +52,6 @@ _LOGIN_HINTS = ("login", "sso", "saml", "oauth", "oidc", "auth")
 def _backoff_base() -> float:
     """Base of the exponential backoff; `SOURCE_KUBECOST_BACKOFF_SECONDS` shortens it in tests."""
     return float(os.environ.get("SOURCE_KUBECOST_BACKOFF_SECONDS", "2"))
-
-
-class Transient(Exception):
-    """A failure worth retrying: 5xx, 429, timeouts, resets, HTML pages, JSON code >= 500."""
-
-    def __init__(self, cause: str, retry_after: float | None = None, timeout: bool = False):
-        super().__init__(cause)
-        self.cause = cause
-        self.retry_after = retry_after
-        self.timeout = timeout
 
 
 Sink = tuple[Callable[[str, Any], dict[str, Any]], Spool]  # flatten each item into the spool
@@ -122,19 +122,20 @@ class KubecostClient:
         model = self.model_prefix if model is None else model
         return f"{self.settings.base_url}{'/model' if model else ''}/{endpoint}"
 
-    def detect_prefix(self) -> bool:
-        """Finds `/model/clusterInfo` (Kubecost, OpenCost's UI) or `/clusterInfo` (OpenCost)."""
+    def detect_prefix(self, attempts: int = MAX_ATTEMPTS) -> bool:
+        """Finds `/model/clusterInfo` (Kubecost, OpenCost's UI) or `/clusterInfo` (OpenCost),
+        and keeps the answer."""
         failures = []
         for model in (True, False):
             try:
-                self.get_json("clusterInfo", {}, "cluster info", model=model, attempts=1)
-                logger.info("Detected the API at %s", self.url("", model))
-                return model
-            except KubecostError as error:
-                if error.failure_type == CONFIG and "not found" not in (error.message or ""):
-                    raise
+                self.get_json("clusterInfo", {}, "cluster info", model=model, attempts=attempts)
+            except (ApiNotFound, NotTheApi) as error:
                 failures.append(f"{self.url('clusterInfo', model)}: {error.message}")
-        raise config_error(
+                continue
+            logger.info("Detected the API at %s", self.url("", model))
+            self._model_prefix = model
+            return model
+        raise ApiNotFound(
             f"No Kubecost or OpenCost API answers at {self.settings.base_url}: "
             + "; ".join(failures)
             + ". Check the URL (Kubecost: port 9090 of kubecost-cost-analyzer; OpenCost: "
@@ -187,17 +188,15 @@ class KubecostClient:
                         f"Kubecost timed out {timeouts} times on {what}: {error.cause}. "
                         "Raise the request timeout, choose a coarser granularity, or give "
                         "the Kubecost aggregator/cost-model more CPU and memory.",
-                        error.cause,
-                        TRANSIENT,
+                        error,
                     ) from error
                 if final:
-                    raise KubecostError(
+                    raise RetriesExhausted(
                         f"Kubecost failed on {what} after {attempts} attempts: {error.cause}. "
                         "The next sync retries it (the state stops before it). If it "
                         "persists, check the health of Kubecost (cost-analyzer/aggregator "
                         "pods), raise the request timeout or choose a coarser granularity.",
-                        error.cause,
-                        TRANSIENT,
+                        error,
                     ) from error
                 base = _backoff_base()
                 delay = error.retry_after
@@ -244,7 +243,7 @@ class KubecostClient:
                 f"no answer within {self.settings.request_timeout} s", timeout=True
             ) from None
         except requests.exceptions.RequestException as error:
-            raise Transient(f"cannot connect to {url} ({_connect_reason(error)})") from None
+            raise ConnectFailed(url, _connect_reason(error)) from None
         with response:
             self._check_status(response, url)
             return self._read_body(response, what, sink)
@@ -269,7 +268,7 @@ class KubecostClient:
                 "authentication method and the username/password or token; SSO tokens expire."
             )
         if status == 404:
-            raise config_error(
+            raise ApiNotFound(
                 f"Kubecost API not found (HTTP 404) at {url}. Check the URL and the API flavour: "
                 "Kubecost serves /model/allocation (port 9090), OpenCost /allocation (9003)."
             )
@@ -282,7 +281,7 @@ class KubecostClient:
             )
         if status >= 400:
             body = next(response.iter_content(2048), b"")
-            raise config_error(
+            raise QueryRejected(
                 f"Kubecost rejected the query (HTTP {status}) at {url}: {_snippet(body)}. Check "
                 "the filter expression and the sharing options."
             )
@@ -303,10 +302,18 @@ class KubecostClient:
                     break
                 head += chunk
             if not head.lstrip().startswith(b"{"):
-                kind = "an HTML page" if b"<" in head[:200] else "a body that is not JSON"
-                raise Transient(f"{kind} instead of JSON: {_snippet(head, 120)!r}")
-            if eof:
-                return self._small(head, what, sink)
+                if head.lstrip()[:1] == b"<":
+                    raise NotTheApi(
+                        f"{response.url.split('?')[0]} answered {what} with an HTML page "
+                        f"(HTTP {response.status_code}), not Kubecost's JSON: "
+                        f"{_snippet(head, 120)!r}. It is a login page, the UI or another "
+                        "service: point the URL at the API (Kubecost's cost-analyzer on port "
+                        "9090 or OpenCost on port 9003), and for single sign-on choose bearer "
+                        "or cookie token authentication."
+                    )
+                raise Transient(f"a body that is not JSON: {_snippet(head, 120)!r}")
+            if eof and sink is None:
+                return self._small(head, what)
             return self._stream(_ChunkReader(head, chunks), head, what, sink)
         except requests.exceptions.RequestException as error:
             raise Transient(f"connection broken while reading ({type(error).__name__})") from None
@@ -319,7 +326,8 @@ class KubecostClient:
             raise Transient(f"JSON code {code}: {_snippet(str(message or ''))}")
         raise config_error(f"Kubecost answered {what} with code {code}: {message}")
 
-    def _small(self, body: bytes, what: str, sink: Sink | None) -> Any:
+    def _small(self, body: bytes, what: str) -> Any:
+        """The `data` of a small envelope (cluster info, configs)."""
         try:
             doc = json.loads(body, parse_constant=_reject_constant)
         except ValueError as error:
@@ -332,11 +340,7 @@ class KubecostClient:
         if not isinstance(doc, dict):
             raise _malformed(what, 0, None, f"the body is a JSON {type(doc).__name__}")
         self._check_code(doc.get("code"), doc.get("message"), what)
-        data = doc.get("data")
-        if sink is None:
-            return data
-        _spool_items(_items_of(data, what), what, *sink)
-        return None
+        return doc.get("data")
 
     def _stream(
         self,
@@ -388,19 +392,6 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON literal {name}")
 
 
-def _items_of(data: Any, what: str) -> Iterator[tuple[str, Any]]:
-    """Kubecost's list of sets, OpenCost's single map, or nothing."""
-    if data is None:
-        return
-    sets = data if isinstance(data, list) else [data]
-    for index, entries in enumerate(sets):
-        if entries is None:
-            continue
-        if not isinstance(entries, dict):
-            raise _malformed(what, index, None, f"set {index} is a {type(entries).__name__}")
-        yield from entries.items()
-
-
 def _spool_items(
     items: Iterator[tuple[str, Any]],
     what: str,
@@ -419,9 +410,9 @@ def _spool_items(
         raise _malformed(what, spool.count, key, str(error) or type(error).__name__) from None
 
 
-def _malformed(what: str, count: int, key: str | None, detail: str) -> KubecostError:
+def _malformed(what: str, count: int, key: str | None, detail: str) -> Malformed:
     after = f"after record {count} (key {key!r})" if key is not None else f"at record {count}"
-    return KubecostError(
+    return Malformed(
         f"Kubecost returned a malformed payload for {what}, {after}: {_snippet(detail, 300)}. "
         "No record of this day was emitted and the state did not advance past it. Check "
         "the Kubecost version and logs; report the payload if it persists.",

@@ -1,4 +1,4 @@
-"""Mock-server tests of the allocations stream (CDK HttpMocker: unmatched requests fail)."""
+"""Mock-server tests of the allocations stream (production path; unmatched requests fail)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from unittest import TestCase, mock
 
 import freezegun
 from airbyte_cdk.models import FailureType, SyncMode
-from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
+from airbyte_cdk.test.mock_http import HttpResponse
 from connector_builders import (
     ConfigBuilder,
     KubecostRequestBuilder,
@@ -17,6 +17,7 @@ from connector_builders import (
     error_response,
     read_stream,
 )
+from mock_server import MockServer
 
 _STREAM_NAME = "allocations"
 _NOW = datetime(2024, 5, 4, 10, 0, tzinfo=UTC)
@@ -41,12 +42,12 @@ def _config(**values):
 @freezegun.freeze_time(_NOW.isoformat())
 @mock.patch.dict("os.environ", {"SOURCE_KUBECOST_BACKOFF_SECONDS": "0"})
 class FullRefreshTest(TestCase):
-    @HttpMocker()
+    @MockServer()
     def test_given_three_finished_days_when_read_then_one_request_per_day_and_flat_records(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
         for day in ("2024-05-01", "2024-05-02", "2024-05-03"):
-            http_mocker.get(_request(day), _ok())
+            mock_server.get(_request(day), _ok())
         output = read_stream(_STREAM_NAME, _config(), mode=SyncMode.full_refresh)
         assert len(output.records) == 3
         record = output.records[0].record.data
@@ -66,16 +67,16 @@ class FullRefreshTest(TestCase):
         assert "properties" not in record and "window" not in record
         assert record["is_idle"] is False
 
-    @HttpMocker()
+    @MockServer()
     def test_given_idle_unallocated_and_unmounted_rows_when_read_then_flags_are_set(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
         names = [
             "c1/__idle__",
             "c1//__unmounted__/__unmounted__/__unmounted__",
             "c1/x/__unallocated__",
         ]
-        http_mocker.get(_request("2024-05-01"), _ok(*names))
+        mock_server.get(_request("2024-05-01"), _ok(*names))
         output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"))
         flags = {
             r.record.data["name"]: (
@@ -91,12 +92,12 @@ class FullRefreshTest(TestCase):
             names[2]: (False, False, True),
         }
 
-    @HttpMocker()
+    @MockServer()
     def test_given_string_floats_and_new_fields_when_read_then_numbers_and_passthrough(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
         old = an_allocation(cpuCost="0.000426", ramCost="NaN", gpuCost=None, futureField={"x": 1})
-        http_mocker.get(_request("2024-05-01"), allocations_response().with_record(old).build())
+        mock_server.get(_request("2024-05-01"), allocations_response().with_record(old).build())
         output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"))
         record = output.records[0].record.data
         assert record["cpuCost"] == 0.000426
@@ -104,20 +105,20 @@ class FullRefreshTest(TestCase):
         assert record.get("ramCost") is None and record.get("gpuCost") is None
         assert record["futureField"] == {"x": 1}
 
-    @HttpMocker()
+    @MockServer()
     def test_given_properties_missing_when_read_then_levels_parsed_from_name(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
         bare = an_allocation("c9/node-z/ns/deployment/deployment:web/web-1/nginx", properties={})
-        http_mocker.get(_request("2024-05-01"), allocations_response().with_record(bare).build())
+        mock_server.get(_request("2024-05-01"), allocations_response().with_record(bare).build())
         output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"))
         record = output.records[0].record.data
         assert (record["cluster"], record["namespace"], record["controller"]) == ("c9", "ns", "web")
         assert (record["pod"], record["container"]) == ("web-1", "nginx")
 
-    @HttpMocker()
+    @MockServer()
     def test_given_namespace_granularity_and_sharing_when_read_then_params_are_explicit(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
         request = (
             KubecostRequestBuilder.allocations_endpoint()
@@ -134,7 +135,7 @@ class FullRefreshTest(TestCase):
             )
             .build()
         )
-        http_mocker.get(request, _ok("c1/team-x"))
+        mock_server.get(request, _ok("c1/team-x"))
         config = _config(
             end_date="2024-05-01",
             granularity="namespace",
@@ -146,50 +147,50 @@ class FullRefreshTest(TestCase):
             filter='namespace!:"default"',
         )
         output = read_stream(_STREAM_NAME, config)
-        # request matched http_mocker
+        # request matched the mock server
         record = output.records[0].record.data
         assert record["aggregate"] == "cluster,namespace" and record["idle_policy"] == "shared"
 
-    @HttpMocker()
-    def test_given_401_when_read_then_config_error(self, http_mocker: HttpMocker) -> None:
-        http_mocker.get(_request("2024-05-01"), error_response("401.json", 401))
+    @MockServer()
+    def test_given_401_when_read_then_config_error(self, mock_server: MockServer) -> None:
+        mock_server.get(_request("2024-05-01"), error_response("401.json", 401))
         output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"), expecting_exception=True)
         error = output.errors[0].trace.error
         assert error.failure_type == FailureType.config_error
         assert "credentials" in error.message
 
-    @HttpMocker()
+    @MockServer()
     def test_given_400_when_read_then_config_error_names_filter(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
-        http_mocker.get(_request("2024-05-01"), error_response("400.json", 400))
+        mock_server.get(_request("2024-05-01"), error_response("400.json", 400))
         output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"), expecting_exception=True)
         error = output.errors[0].trace.error
         assert error.failure_type == FailureType.config_error
         assert "invalid filter" in error.message and "filter expression" in error.message
 
-    @HttpMocker()
+    @MockServer()
     def test_given_429_then_200_when_read_then_retried_after_retry_after(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
-        http_mocker.get(
+        mock_server.get(
             _request("2024-05-01"),
             [error_response("429.json", 429, {"Retry-After": "7"}), _ok("c1/a")],
         )
-        with mock.patch("source_kubecost.client.time.sleep") as sleep:
+        with mock.patch("source_kubecost.client.time.sleep"):  # in the forked day worker too
             output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"))
         assert len(output.records) == 1
-        sleep.assert_called_once_with(7.0)
+        assert output.is_in_logs(r"allocations for 2024-05-01: HTTP 429 .*; retry 1 of 5 in 7\.0 s")
 
-    @HttpMocker()
+    @MockServer()
     def test_given_500_html_504_and_json_code_503_then_200_when_read_then_retried(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
-        http_mocker.get(
+        mock_server.get(
             _request("2024-05-01"),
             [
                 error_response("500.json", 500),
-                error_response("504.html", 200),
+                error_response("504.html", 504),
                 error_response("200_code_503.json", 200),
                 _ok("c1/a"),
             ],
@@ -197,22 +198,34 @@ class FullRefreshTest(TestCase):
         output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"))
         assert [r.record.data["name"] for r in output.records] == ["c1/a"]
 
-    @HttpMocker()
-    def test_given_persistent_500_when_read_then_error_names_day_and_cause(
-        self, http_mocker: HttpMocker
+    @MockServer()
+    def test_given_an_html_page_with_http_200_when_read_then_config_error_without_retries(
+        self, mock_server: MockServer
     ) -> None:
-        http_mocker.get(_request("2024-05-01"), [error_response("500.json", 500)] * 6)
+        login = HttpResponse("<html><body><form action='/login'>Sign in</form></body></html>")
+        mock_server.get(_request("2024-05-01"), login)  # exactly one request: no retry
+        output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"), expecting_exception=True)
+        error = output.errors[0].trace.error
+        assert error.failure_type == FailureType.config_error
+        assert "HTML page (HTTP 200)" in error.message and "login page" in error.message
+        assert output.records == []
+
+    @MockServer()
+    def test_given_persistent_500_when_read_then_error_names_day_and_cause(
+        self, mock_server: MockServer
+    ) -> None:
+        mock_server.get(_request("2024-05-01"), [error_response("500.json", 500)] * 6)
         output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"), expecting_exception=True)
         error = output.errors[0].trace.error
         assert error.failure_type == FailureType.transient_error
         assert "allocations for 2024-05-01" in error.message and "HTTP 500" in error.message
 
-    @HttpMocker()
+    @MockServer()
     def test_given_malformed_day_when_read_then_no_record_of_it_and_error_has_position(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
-        http_mocker.get(_request("2024-05-01"), _ok("c1/a"))
-        http_mocker.get(_request("2024-05-02"), error_response("malformed.json", 200))
+        mock_server.get(_request("2024-05-01"), _ok("c1/a"))
+        mock_server.get(_request("2024-05-02"), error_response("malformed.json", 200))
         output = read_stream(_STREAM_NAME, _config(end_date="2024-05-02"), expecting_exception=True)
         assert [r.record.data["window_start"] for r in output.records] == ["2024-05-01T00:00:00Z"]
         error = output.errors[0].trace.error
@@ -220,15 +233,15 @@ class FullRefreshTest(TestCase):
         assert "2024-05-02" in error.message and "malformed" in error.message
         assert output.most_recent_state.stream_state.window_start == "2024-05-01T00:00:00Z"
 
-    @HttpMocker()
+    @MockServer()
     def test_given_page_size_when_read_then_pages_until_short_page_and_idle_deduplicated(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
         base = KubecostRequestBuilder.allocations_endpoint().with_window("2024-05-01")
-        http_mocker.get(
+        mock_server.get(
             base.with_params(offset="0", limit="2").build(), _ok("c1/a", "c1/b", "c1/__idle__")
         )
-        http_mocker.get(base.with_params(offset="2", limit="2").build(), _ok("c1/c", "c1/__idle__"))
+        mock_server.get(base.with_params(offset="2", limit="2").build(), _ok("c1/c", "c1/__idle__"))
         output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01", page_size=2))
         names = [r.record.data["name"] for r in output.records]
         assert names == ["c1/a", "c1/b", "c1/__idle__", "c1/c"]
@@ -237,12 +250,12 @@ class FullRefreshTest(TestCase):
 @freezegun.freeze_time(_NOW.isoformat())
 @mock.patch.dict("os.environ", {"SOURCE_KUBECOST_BACKOFF_SECONDS": "0"})
 class IncrementalTest(TestCase):
-    @HttpMocker()
+    @MockServer()
     def test_given_no_state_when_read_then_state_is_last_finished_day(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
         for day in ("2024-05-01", "2024-05-02", "2024-05-03"):
-            http_mocker.get(_request(day), _ok("c1/a"))
+            mock_server.get(_request(day), _ok("c1/a"))
         output = read_stream(_STREAM_NAME, _config())
         assert output.most_recent_state.stream_state.window_start == "2024-05-03T00:00:00Z"
         states = [s.state.stream.stream_state.window_start for s in output.state_messages]
@@ -252,25 +265,25 @@ class IncrementalTest(TestCase):
             "2024-05-03T00:00:00Z",
         ]
 
-    @HttpMocker()
+    @MockServer()
     def test_given_state_and_lookback_when_read_then_lookback_days_reread(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
         # state 05-02, lookback 2: re-read 05-01 and 05-02, then read 05-03
         for day in ("2024-05-01", "2024-05-02", "2024-05-03"):
-            http_mocker.get(_request(day), _ok("c1/a"))
+            mock_server.get(_request(day), _ok("c1/a"))
         output = read_stream(
             _STREAM_NAME, _config(lookback_days=2), state={"window_start": "2024-05-02T00:00:00Z"}
         )
-        # request matched http_mocker
+        # request matched the mock server
         assert output.most_recent_state.stream_state.window_start == "2024-05-03T00:00:00Z"
 
-    @HttpMocker()
+    @MockServer()
     def test_given_current_day_included_when_read_then_partial_day_emitted_not_checkpointed(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
-        http_mocker.get(_request("2024-05-03"), _ok("c1/a"))
-        http_mocker.get(_request("2024-05-04"), _ok("c1/a"))
+        mock_server.get(_request("2024-05-03"), _ok("c1/a"))
+        mock_server.get(_request("2024-05-04"), _ok("c1/a"))
         output = read_stream(
             _STREAM_NAME,
             _config(include_current_day=True),
@@ -279,20 +292,21 @@ class IncrementalTest(TestCase):
         assert len(output.records) == 2
         assert output.most_recent_state.stream_state.window_start == "2024-05-03T00:00:00Z"
 
-    @HttpMocker()
+    @MockServer()
     def test_given_a_failing_day_when_read_then_state_stops_before_it(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
-        http_mocker.get(_request("2024-05-01"), _ok("c1/a"))
-        http_mocker.get(_request("2024-05-02"), error_response("401.json", 401))
+        mock_server.get(_request("2024-05-01"), _ok("c1/a"))
+        mock_server.get(_request("2024-05-02"), error_response("401.json", 401))
+        mock_server.may_get(_request("2024-05-03"), _ok("c1/a"))  # read ahead, then dropped
         output = read_stream(_STREAM_NAME, _config(), expecting_exception=True)
         assert output.most_recent_state.stream_state.window_start == "2024-05-01T00:00:00Z"
 
-    @HttpMocker()
+    @MockServer()
     def test_given_state_of_an_older_version_when_read_then_resumes_after_it(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
-        http_mocker.get(_request("2024-05-03"), _ok("c1/a"))
+        mock_server.get(_request("2024-05-03"), _ok("c1/a"))
         older = {
             "state_type": "date-range",
             "slices": [{"start": "2024-04-01", "end": "2024-05-02T23:59:59Z"}],
@@ -300,9 +314,9 @@ class IncrementalTest(TestCase):
         output = read_stream(_STREAM_NAME, _config(), state=older)
         assert len(output.records) == 1
 
-    @HttpMocker()
+    @MockServer()
     def test_given_future_state_when_read_then_nothing_read_and_state_kept(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
         output = read_stream(
             _STREAM_NAME, _config(), state={"window_start": "2099-01-01T00:00:00Z"}
