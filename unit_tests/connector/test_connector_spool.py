@@ -8,7 +8,6 @@ import json
 from datetime import date
 
 import pytest
-
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.sources.utils.record_helper import stream_data_to_airbyte_message
 
