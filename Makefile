@@ -26,8 +26,14 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy source_kubecost kubecost_pipeline
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed .venv-peer/.installed
 	$(BIN)/python -m bench
+
+# The opencost-parquet-exporter's own dependencies, for bench/bench_connector.py.
+.venv-peer/.installed: requirements/peer.lock.txt $(VENV)/.installed
+	$(PYTHON) -m venv .venv-peer
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python .venv-peer/bin/python requirements/peer.lock.txt
+	touch $@
 
 # Re-resolve the pinned dependencies after editing pyproject.toml.
 lock: $(VENV)/.installed
@@ -35,4 +41,4 @@ lock: $(VENV)/.installed
 	$(BIN)/uv pip compile --quiet pyproject.toml --python-version 3.11 -o requirements/connector.lock.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-peer .pytest_cache .mypy_cache .ruff_cache
