@@ -23,6 +23,7 @@ median and the spread (min-max) over the pairs, and the load average before and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -183,10 +184,8 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[Run,
     def poll() -> None:
         nonlocal peak
         while not stop.is_set():
-            try:
+            with contextlib.suppress(psutil.Error):
                 peak = max(peak, sum(p.memory_info().rss for p in [tree, *tree.children(True)]))
-            except psutil.Error:
-                pass
             time.sleep(0.02)
 
     threading.Thread(target=poll, daemon=True).start()
@@ -262,7 +261,10 @@ def exporter(port: int, days: int, workdir: Path) -> Run:
 
 
 def _spread(values: list[float], fmt: str) -> str:
-    return f"{format(statistics.median(values), fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
+    low, middle, high = (
+        format(v, fmt) for v in (min(values), statistics.median(values), max(values))
+    )
+    return f"{middle} ({low}-{high})"
 
 
 def main() -> None:
