@@ -179,4 +179,6 @@ def run_in_process(
                 raise
             error = raised
     lines = [line for line in output.read_text().splitlines() if line]
-    return EntrypointOutput(messages=lines, uncaught_exception=error)
+    parsed = EntrypointOutput(messages=lines, uncaught_exception=error)
+    parsed.lines = lines  # type: ignore[attr-defined] # the bytes as written
+    return parsed

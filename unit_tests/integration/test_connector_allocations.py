@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from unittest import TestCase, mock
 
 import freezegun
+import pytest
+from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.sources.utils.record_helper import stream_data_to_airbyte_message
 from airbyte_cdk.test.mock_http import HttpResponse
 from connector_builders import (
     ConfigBuilder,
@@ -325,6 +328,105 @@ class IncrementalTest(TestCase):
         assert output.most_recent_state.stream_state.window_start == "2099-01-01T00:00:00Z"
 
 
-def test_records_serialize_as_plain_json() -> None:
-    record = an_allocation()
-    assert json.loads(json.dumps(record)) == record
+@freezegun.freeze_time(_NOW.isoformat())
+class EmptyDayTest(TestCase):
+    """A day Kubecost answers with no records emits nothing, is saved in the state as empty
+    and read again at the next syncs while it is recent (an ETL gap that gets repaired)."""
+
+    @MockServer()
+    def test_given_an_empty_day_between_days_with_data_when_read_then_kept_as_empty(
+        self, mock_server: MockServer
+    ) -> None:
+        mock_server.get(_request("2024-05-01"), _ok("c1/a"))
+        mock_server.get(_request("2024-05-02"), allocations_response().build())
+        mock_server.get(_request("2024-05-03"), _ok("c1/a"))
+        output = read_stream(_STREAM_NAME, _config())
+        assert [r.record.data["window_start"][:10] for r in output.records] == [
+            "2024-05-01",
+            "2024-05-03",
+        ]
+        state = output.most_recent_state.stream_state
+        assert state.window_start == "2024-05-03T00:00:00Z"
+        assert state.empty_days == ["2024-05-02"]
+        assert output.is_in_logs("allocations 2024-05-02: no records")
+
+    @MockServer()
+    def test_given_a_remembered_empty_day_when_it_has_data_then_read_and_forgotten(
+        self, mock_server: MockServer
+    ) -> None:
+        mock_server.get(_request("2024-05-01"), _ok("c1/late"))  # repaired since
+        mock_server.get(_request("2024-05-03"), _ok("c1/a"))
+        state = {"window_start": "2024-05-02T00:00:00Z", "empty_days": ["2024-05-01"]}
+        output = read_stream(_STREAM_NAME, _config(), state=state)
+        assert [r.record.data["name"] for r in output.records] == ["c1/late", "c1/a"]
+        states = [s.state.stream.stream_state for s in output.state_messages]
+        assert states[0].window_start == "2024-05-02T00:00:00Z"  # never moves backwards
+        assert not hasattr(states[0], "empty_days")
+        assert output.most_recent_state.stream_state.window_start == "2024-05-03T00:00:00Z"
+
+    @MockServer()
+    def test_given_an_empty_day_still_empty_or_too_old_when_read_then_kept_or_dropped(
+        self, mock_server: MockServer
+    ) -> None:
+        mock_server.get(_request("2024-04-25"), allocations_response().build())  # still empty
+        mock_server.get(_request("2024-05-03"), _ok("c1/a"))
+        state = {
+            "window_start": "2024-05-02T00:00:00Z",
+            "empty_days": ["2024-04-01", "2024-04-25"],  # 04-01 is past the 15 days
+        }
+        output = read_stream(
+            _STREAM_NAME, _config(start_date="2024-03-01"), state=state
+        )  # request matched the mock server: 04-01 is not read again
+        final = output.most_recent_state.stream_state
+        assert (final.window_start, final.empty_days) == ("2024-05-03T00:00:00Z", ["2024-04-25"])
+
+    @MockServer()
+    def test_given_a_backfill_from_before_retention_when_synced_twice_then_leading_days_once(
+        self, mock_server: MockServer
+    ) -> None:
+        """Days before Kubecost's retention answer empty: read once, never remembered."""
+        start = date(2024, 3, 1)
+        for n in range((date(2024, 5, 3) - start).days + 1):
+            day = (start + timedelta(days=n)).isoformat()
+            data = day >= "2024-04-15"
+            mock_server.get(_request(day), _ok("c1/a") if data else allocations_response().build())
+        first = read_stream(_STREAM_NAME, _config(start_date=start.isoformat()))
+        final = first.most_recent_state.stream_state
+        assert final.window_start == "2024-05-03T00:00:00Z" and not hasattr(final, "empty_days")
+        with freezegun.freeze_time("2024-05-05T10:00:00Z"):
+            mock_server.get(_request("2024-05-04"), _ok("c1/a"))  # only the new day
+            second = read_stream(
+                _STREAM_NAME,
+                _config(start_date=start.isoformat()),
+                state={"window_start": final.window_start},
+            )
+        assert second.most_recent_state.stream_state.window_start == "2024-05-04T00:00:00Z"
+
+
+@freezegun.freeze_time(_NOW.isoformat())
+def test_given_awkward_values_when_read_then_each_line_is_the_cdks_own_plain_json() -> None:
+    """The copied RECORD lines are byte for byte what the CDK would print for the same data:
+    strict JSON (no NaN or Infinity), nulls left out at the top level, unicode and large or
+    tiny numbers as orjson writes them."""
+    awkward = an_allocation(
+        "c1/n/ns/deployment/deployment:wéb/wéb-1/ctr",
+        cpuCost="0.000426",  # a string float of Kubecost < 1.101
+        ramCost="NaN",
+        gpuCost=None,
+        pvCost=1e-7,
+        networkCost=-0.0,
+        totalCost=12345678901.25,
+    )
+    awkward["properties"]["labels"] = {"team": "naïve ☃", "empty": None, "quote": 'a"b'}
+    with MockServer() as mock_server:
+        mock_server.get(_request("2024-05-01"), allocations_response().with_record(awkward).build())
+        output = read_stream(_STREAM_NAME, _config(end_date="2024-05-01"))
+    [line] = [line for line in output.lines if line.startswith('{"type":"RECORD"')]
+    parsed = json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in {line}"))
+    data = parsed["record"]["data"]
+    assert data["cpuCost"] == 0.000426 and "ramCost" not in data and "gpuCost" not in data
+    assert data["labels"] == {"team": "naïve ☃", "empty": None, "quote": 'a"b'}
+    message = stream_data_to_airbyte_message(_STREAM_NAME, data)
+    assert message.record is not None
+    message.record.emitted_at = parsed["record"]["emitted_at"]
+    assert line == AirbyteEntrypoint.airbyte_message_to_string(message)
