@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements/lock.txt pyproject.toml tools/dbt-chdb/pyprojec
 demo: $(VENV)/.installed
 	$(BIN)/kubecost-pipeline demo
 
-test: $(VENV)/.installed lint
+test: $(VENV)/.installed .venv-pyairbyte/.installed lint
 	$(BIN)/python -m pytest -n 2
 
 lint: $(VENV)/.installed
@@ -28,6 +28,13 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed .venv-peer/.installed
 	$(BIN)/python -m bench
+
+# PyAirbyte, which integration_tests/test_connector_pyairbyte.py drives the connector with;
+# its own environment, because its pins conflict with ours.
+.venv-pyairbyte/.installed: requirements/pyairbyte.lock.txt $(VENV)/.installed
+	$(PYTHON) -m venv .venv-pyairbyte
+	$(BIN)/uv pip sync --quiet --python .venv-pyairbyte/bin/python requirements/pyairbyte.lock.txt
+	touch $@
 
 # The opencost-parquet-exporter's own dependencies, for bench/bench_connector.py.
 .venv-peer/.installed: requirements/peer.lock.txt $(VENV)/.installed
@@ -41,4 +48,4 @@ lock: $(VENV)/.installed
 	$(BIN)/uv pip compile --quiet pyproject.toml --python-version 3.11 -o requirements/connector.lock.txt
 
 clean:
-	rm -rf $(VENV) .venv-peer .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-peer .venv-pyairbyte .pytest_cache .mypy_cache .ruff_cache
