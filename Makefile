@@ -46,6 +46,8 @@ bench: $(VENV)/.installed .venv-peer/.installed
 lock: $(VENV)/.installed
 	$(BIN)/uv pip compile --quiet pyproject.toml --all-extras --python-version 3.11 -o requirements/lock.txt
 	$(BIN)/uv pip compile --quiet pyproject.toml --python-version 3.11 -o requirements/connector.lock.txt
+	$(BIN)/uv pip compile --quiet requirements/pyairbyte.in --python-version 3.11 -o requirements/pyairbyte.lock.txt
+	$(BIN)/uv pip compile --quiet requirements/peer.in --python-version 3.11 -o requirements/peer.lock.txt
 
 clean:
 	rm -rf $(VENV) .venv-peer .venv-pyairbyte .pytest_cache .mypy_cache .ruff_cache
