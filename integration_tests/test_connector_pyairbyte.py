@@ -32,29 +32,8 @@ STREAMS = ["allocations", "assets", "clusters"]
 
 def _direct(config: dict, tmp: Path) -> dict[str, list[dict]]:
     """The same sync, read with the connector's own process (no PyAirbyte)."""
-    catalog = {
-        "streams": [
-            {
-                "stream": {
-                    "name": name,
-                    "json_schema": {},
-                    "supported_sync_modes": ["incremental"],
-                },
-                "sync_mode": "incremental" if name != "clusters" else "full_refresh",
-                "destination_sync_mode": "append",
-            }
-            for name in STREAMS
-        ]
-    }
-    (tmp / "catalog.json").write_text(json.dumps(catalog))
-    args = [
-        SOURCE,
-        "read",
-        "--config",
-        str(tmp / "config.json"),
-        "--catalog",
-        str(tmp / "catalog.json"),
-    ]
+    catalog = ROOT / "integration_tests" / "configured_catalog.json"
+    args = [SOURCE, "read", "--config", str(tmp / "config.json"), "--catalog", str(catalog)]
     done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=True)
     records: dict[str, list[dict]] = {name: [] for name in STREAMS}
     for line in done.stdout.splitlines():
