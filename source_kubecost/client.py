@@ -102,6 +102,15 @@ class KubecostClient:
         self.renew_session()
         self._model_prefix = settings.model_prefix
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A day worker gets the client with each day (pickled): without the session, which
+        # is costly to pickle and must not be shared anyway (pooled sockets).
+        return {k: v for k, v in self.__dict__.items() if k != "session"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.renew_session()
+
     def renew_session(self) -> None:
         """A fresh session (a forked read-ahead process must not share pooled sockets)."""
         self.session = requests.Session()

@@ -112,8 +112,13 @@ class Spool:
         self._flush()
         self._file.seek(0)
         counted = orjson.dumps({EXTRACTION_RECORDS: records})[1:-1]
-        while lines := self._file.readlines(_CHUNK):
-            out.write(b"".join(lines).replace(_UNCOUNTED, counted))
+        rest = b""
+        while chunk := self._file.read(_CHUNK):
+            chunk = rest + chunk
+            whole = chunk.rfind(b"\n") + 1  # whole lines: the placeholder is inside one
+            out.write(chunk[:whole].replace(_UNCOUNTED, counted))
+            rest = chunk[whole:]
+        out.write(rest.replace(_UNCOUNTED, counted))
 
     def close(self) -> None:
         self._file.close()

@@ -89,8 +89,7 @@ def _serve(jobs: Connection, parent: int) -> None:
             reader, day = jobs.recv()
         except EOFError:
             return
-        collect.lines = []
-        reader.client.renew_session()
+        collect.lines = []  # the client came with a session of its own (client.py)
         try:
             extraction = reader.read(day)
         except KubecostError as error:

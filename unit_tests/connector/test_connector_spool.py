@@ -74,8 +74,9 @@ def test_given_parts_of_a_day_when_finished_then_one_counted_file_and_parts_clos
     trap = '"extraction_records":-1'
     constants = {"extraction_id": "x", "extraction_records": UNCOUNTED}
     parts = [Spool("allocations", "name", constants) for _ in range(2)]
-    for n in range(3000):  # more than one read-out chunk
-        parts[n % 2].write({"name": f"pod-{n}", "labels": {"trap": trap}, "is_idle": False})
+    for n in range(3000):  # more than one read-out chunk (1 MiB) per part
+        labels = {"trap": trap, "long": "x" * (1_500_000 if n == 7 else 900)}  # a chunk in a line
+        parts[n % 2].write({"name": f"pod-{n}", "labels": labels, "is_idle": False})
     assert {r["extraction_records"] for r in parts[0]} == {UNCOUNTED}
     extraction = Extraction.of("allocations", date(2024, 5, 1), parts)
     assert all(part._file.closed for part in parts)
