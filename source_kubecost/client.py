@@ -9,7 +9,6 @@ this runs in the day workers, which start before the CDK is imported (prefetch.p
 
 from __future__ import annotations
 
-import atexit
 import collections
 import io
 import json
@@ -19,7 +18,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import IO, Any
 
 import ijson
 import requests
@@ -93,23 +92,32 @@ class KubecostClient:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._verify: bool | str = settings.verify
-        if settings.verify and settings.ca_certificate:
-            with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as ca:
-                ca.write(settings.ca_certificate)
-            atexit.register(os.unlink, ca.name)
-            self._verify = ca.name
+        self._ca: IO[str] | None = None  # the custom CA, in an unlinked file
         self.renew_session()
         self._model_prefix = settings.model_prefix
 
     def __getstate__(self) -> dict[str, Any]:
         # A day worker gets the client with each day (pickled): without the session, which
-        # is costly to pickle and must not be shared anyway (pooled sockets).
-        return {k: v for k, v in self.__dict__.items() if k != "session"}
+        # is costly to pickle and must not be shared anyway (pooled sockets), and without the
+        # CA file, which the worker writes for itself.
+        return {k: v for k, v in self.__dict__.items() if k not in ("session", "_ca", "verify")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update(state, _ca=None)
         self.renew_session()
+
+    def _verify(self) -> bool | str:
+        """requests' `verify`: a bool, or the path of the custom CA. The CA is written to an
+        unlinked file and named by its descriptor, so no file is left behind, even when the
+        sync is killed."""
+        settings = self.settings
+        if not (settings.verify and settings.ca_certificate):
+            return settings.verify
+        if self._ca is None:
+            self._ca = tempfile.TemporaryFile("w+")  # noqa: SIM115 - lives with the client
+            self._ca.write(settings.ca_certificate)
+            self._ca.flush()
+        return f"/proc/self/fd/{self._ca.fileno()}"
 
     def renew_session(self) -> None:
         """A fresh session (a forked read-ahead process must not share pooled sockets)."""
@@ -117,7 +125,8 @@ class KubecostClient:
         self.session.headers.update({"Accept": "application/json", **self.settings.headers})
         if self.settings.auth:
             self.session.auth = self.settings.auth
-        self.session.verify = self._verify
+        self.verify = self._verify()  # passed with every request: a session's `verify`
+        # loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE in the environment (requests' merge)
 
     # ---------- paths
 
@@ -239,6 +248,7 @@ class KubecostClient:
                 timeout=(CONNECT_TIMEOUT_SECONDS, self.settings.request_timeout),
                 stream=True,
                 allow_redirects=False,
+                verify=self.verify,
             )
         except requests.exceptions.SSLError as error:
             raise config_error(

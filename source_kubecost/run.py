@@ -6,6 +6,7 @@ CDK then runs the sync, its messages and the finished days written to one output
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TextIO
 
@@ -20,5 +21,15 @@ def run(args: list[str] | None = None, out: TextIO | None = None) -> None:
     launch(args, started, out)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The console script: `run`, then exit without tearing down the interpreter (about
+    0.15 s of freeing the CDK's modules), once everything is written and the day workers are
+    stopped. A failure exits the usual way, through the CDK's exception hook."""
     run()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
