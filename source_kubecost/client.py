@@ -4,7 +4,7 @@ A day's response is parsed as a stream (ijson over the body, 64 KiB at a time) a
 record, once flattened, is written to a Spool (a temporary file of finished RECORD lines).
 Records are emitted only after the whole body parsed, so a malformed or interrupted day
 emits nothing, while memory stays bounded whatever the response size. No CDK import here:
-this runs in the day workers, which start before the CDK is imported (prefetch.py).
+this runs in the day workers, which start before the CDK is imported (workers.py).
 """
 
 from __future__ import annotations

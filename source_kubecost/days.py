@@ -2,7 +2,7 @@
 
 `allocations` and `assets` read one UTC day per request. A day is fetched into Spools of
 finished RECORD lines, possibly in several parts (pages, or per cluster and per namespace
-when the whole day keeps timing out). Runs in the day workers (prefetch.py), which start
+when the whole day keeps timing out). Runs in the day workers (workers.py), which start
 before the CDK is imported; streams.py adapts it to the CDK.
 """
 
