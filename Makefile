@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements/lock.txt pyproject.toml tools/dbt-chdb/pyprojec
 demo: $(VENV)/.installed
 	$(BIN)/kubecost-pipeline demo
 
-test: $(VENV)/.installed lint
+test: $(VENV)/.installed .venv-pyairbyte/.installed lint
 	$(BIN)/python -m pytest -n 2
 
 lint: $(VENV)/.installed
@@ -26,13 +26,28 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy source_kubecost kubecost_pipeline
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed .venv-peer/.installed
 	$(BIN)/python -m bench
+
+# PyAirbyte, which integration_tests/test_connector_pyairbyte.py drives the connector with;
+# its own environment, because its pins conflict with ours.
+.venv-pyairbyte/.installed: requirements/pyairbyte.lock.txt $(VENV)/.installed
+	$(PYTHON) -m venv .venv-pyairbyte
+	$(BIN)/uv pip sync --quiet --python .venv-pyairbyte/bin/python requirements/pyairbyte.lock.txt
+	touch $@
+
+# The opencost-parquet-exporter's own dependencies, for bench/bench_connector.py.
+.venv-peer/.installed: requirements/peer.lock.txt $(VENV)/.installed
+	$(PYTHON) -m venv .venv-peer
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python .venv-peer/bin/python requirements/peer.lock.txt
+	touch $@
 
 # Re-resolve the pinned dependencies after editing pyproject.toml.
 lock: $(VENV)/.installed
 	$(BIN)/uv pip compile --quiet pyproject.toml --all-extras --python-version 3.11 -o requirements/lock.txt
 	$(BIN)/uv pip compile --quiet pyproject.toml --python-version 3.11 -o requirements/connector.lock.txt
+	$(BIN)/uv pip compile --quiet requirements/pyairbyte.in --python-version 3.11 -o requirements/pyairbyte.lock.txt
+	$(BIN)/uv pip compile --quiet requirements/peer.in --python-version 3.11 -o requirements/peer.lock.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-peer .venv-pyairbyte .pytest_cache .mypy_cache .ruff_cache
