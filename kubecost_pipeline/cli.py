@@ -17,7 +17,7 @@ ROOMS = (
     "kubecost_pipeline.landing.cli",
     "kubecost_pipeline.transform.cli",
     "kubecost_pipeline.post_sync.cli",
-    "kubecost_pipeline.chain",
+    "kubecost_pipeline.chain_cli",
 )
 
 
