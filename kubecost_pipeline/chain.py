@@ -12,24 +12,25 @@ One TOML file configures the chain (see docs/configuration.md)::
     [dbt]           # schema (models land in <schema>_staging / <schema>_marts), target
     [mongodb] [mysql] [expenses] [cloudtuner]   # the hook's sections (docs/cloudtuner-hook.md)
 
-Every `[source]` key can also come from `KUBECOST_PIPELINE__SOURCE__<KEY>` (JSON values
-are parsed, so nested settings such as `credentials` fit in one variable).
+Every key can also come from `KUBECOST_PIPELINE__<SECTION>__<KEY>`; `[source]` values from
+the environment are parsed as JSON when they parse, so nested settings such as
+`credentials` fit in one variable. Unknown sections and keys are refused.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubecost_pipeline.config import SettingsError
+from kubecost_pipeline.config import load as load_settings
 from kubecost_pipeline.progress import Progress
+from kubecost_pipeline.urls import redact
 
 STEPS = ("sync", "dbt", "project")
-ENV_SOURCE_PREFIX = "KUBECOST_PIPELINE__SOURCE__"
 DEFAULT_DBT_SCHEMA = "kubecost"
 
 
@@ -55,38 +56,50 @@ class PipelineConfig:
 def load_pipeline_config(
     path: str | Path | None, environ: Mapping[str, str] | None = None
 ) -> PipelineConfig:
-    """Read the chain's TOML file (optional) and `KUBECOST_PIPELINE__SOURCE__*` variables."""
+    """Read the chain's settings from the TOML file (optional) and `KUBECOST_PIPELINE__*`
+    variables (`kubecost_pipeline.config`); unknown sections and keys are errors."""
     from kubecost_pipeline.landing import DEFAULT_DATABASE, default_clickhouse_url
 
-    environ = os.environ if environ is None else environ
-    document: dict[str, Any] = {}
-    if path is not None:
-        try:
-            document = tomllib.loads(Path(path).read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ChainConfigError(f"config file {path}: {exc}; fix the file.") from exc
-    source = dict(document.get("source", {}))
-    for name, value in environ.items():
-        if name.startswith(ENV_SOURCE_PREFIX):
-            key = name.removeprefix(ENV_SOURCE_PREFIX).lower()
-            try:
-                source[key] = json.loads(value)
-            except ValueError:
-                source[key] = value
-    clickhouse = document.get("clickhouse", {})
-    dbt = document.get("dbt", {})
+    try:
+        settings = load_settings(path, environ)
+    except SettingsError as exc:
+        raise ChainConfigError(_one_message(exc.problems)) from exc
+    source = {
+        key: _json_or_text(s.value) if s.from_environment else s.value
+        for key, s in settings.section("source")
+    }
+
+    def text(section: str, key: str) -> str | None:
+        setting = settings.get(section, key)
+        if setting is None:
+            return None
+        if not isinstance(setting.value, str):
+            raise ChainConfigError(f"{setting.origin} must be a string, got {setting.value!r}.")
+        return setting.value.strip() or None
+
     return PipelineConfig(
-        path=Path(path) if path is not None else None,
+        path=settings.path,
         source=source,
-        clickhouse_url=environ.get("KUBECOST_PIPELINE__CLICKHOUSE__URL")
-        or clickhouse.get("url")
-        or default_clickhouse_url(),
-        landing_database=document.get("landing", {}).get("database", DEFAULT_DATABASE),
-        dbt_schema=dbt.get("schema", DEFAULT_DBT_SCHEMA),
-        dbt_target=dbt.get("target") or None,
-        marts_database=environ.get("KUBECOST_PIPELINE__CLICKHOUSE__DATABASE")
-        or clickhouse.get("database"),
+        clickhouse_url=text("clickhouse", "url") or default_clickhouse_url(),
+        landing_database=text("landing", "database") or DEFAULT_DATABASE,
+        dbt_schema=text("dbt", "schema") or DEFAULT_DBT_SCHEMA,
+        dbt_target=text("dbt", "target"),
+        marts_database=text("clickhouse", "database"),
     )
+
+
+def _json_or_text(value: str) -> Any:
+    """An environment value: JSON when it parses (numbers, booleans, objects), else text."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _one_message(problems: list[str]) -> str:
+    if len(problems) == 1:
+        return problems[0]
+    return f"{len(problems)} problems in the config:\n" + "\n".join(f"  - {p}" for p in problems)
 
 
 class StepFailed(Exception):
@@ -124,7 +137,12 @@ def _sync(config: PipelineConfig, progress: Progress) -> Any:
 
     if not config.source:
         raise StepFailed("sync", "the config has no [source] section: add the connector's config")
-    progress.step("sync", "reading Kubecost and landing records", database=config.landing_database)
+    progress.step(
+        "sync",
+        "reading Kubecost and landing records",
+        clickhouse=redact(config.clickhouse_url),
+        database=config.landing_database,
+    )
     try:
         result = sync(
             config.source,

@@ -52,8 +52,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument(
         "--workdir",
         type=Path,
-        default=Path(".kubecost-pipeline/demo"),
-        help="where the embedded ClickHouse lives (default .kubecost-pipeline/demo)",
+        help="where the embedded ClickHouse lives, emptied first "
+        "(default: ~/.local/share/kubecost-pipeline/demo, or $XDG_DATA_HOME's)",
     )
     demo.add_argument("--quiet", action="store_true", help="no progress output")
     demo.set_defaults(func=_demo_command)
@@ -93,9 +93,10 @@ def _progress(args: argparse.Namespace) -> Progress:
     return Progress.for_stream(sys.stderr, quiet=args.quiet)
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = 1) -> int:
+    """Say what went wrong on stderr; exit 1 for a failed step, 2 for a usage mistake."""
     print(f"kubecost-pipeline: {message}", file=sys.stderr)
-    return 1
+    return code
 
 
 def _run_command(args: argparse.Namespace) -> int:
@@ -104,7 +105,7 @@ def _run_command(args: argparse.Namespace) -> int:
         skip = frozenset(step for step in STEPS if getattr(args, f"skip_{step}"))
         outcome = run_chain(config, skip, args.dry_run, _progress(args))
     except ChainConfigError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), 2)
     except StepFailed as exc:
         return _fail(str(exc))
     if "project" in outcome:
@@ -137,7 +138,7 @@ def _webhook_command(args: argparse.Namespace) -> int:
             lambda connection_id: run_chain(config, frozenset({"sync"})),
         )
     except (ChainConfigError, ValueError) as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), 2)
     log.info("Listening on http://%s:%s/airbyte/sync-succeeded", host, port)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
@@ -145,12 +146,12 @@ def _webhook_command(args: argparse.Namespace) -> int:
 
 
 def _sql_command(args: argparse.Namespace) -> int:
-    from kubecost_pipeline.demo import DEMO_CLICKHOUSE_DIR
+    from kubecost_pipeline.demo import demo_dir
     from kubecost_pipeline.landing.destination import connect
 
     url = args.clickhouse_url
     if url is None:
-        demo = Path(DEMO_CLICKHOUSE_DIR).resolve()
+        demo = demo_dir() / "chdb"
         url = f"chdb://{demo}" if demo.exists() else load_pipeline_config(None).clickhouse_url
     client = connect(url)
     try:

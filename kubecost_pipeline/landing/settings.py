@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+from kubecost_pipeline.config import data_dir
 
 DEFAULT_DATABASE = "kubecost"
 CLICKHOUSE_URL_ENV = "KUBECOST_PIPELINE__CLICKHOUSE__URL"
@@ -13,5 +14,6 @@ BATCH_ROWS = 5_000
 
 
 def default_clickhouse_url() -> str:
-    """`$KUBECOST_PIPELINE__CLICKHOUSE__URL`, else embedded chDB in ./.kubecost-pipeline/chdb."""
-    return os.environ.get(CLICKHOUSE_URL_ENV) or f"chdb://{Path.cwd() / '.kubecost-pipeline/chdb'}"
+    """`$KUBECOST_PIPELINE__CLICKHOUSE__URL`, else embedded chDB in the user's data directory
+    (`kubecost_pipeline.config.data_dir()`, e.g. ~/.local/share/kubecost-pipeline/chdb)."""
+    return os.environ.get(CLICKHOUSE_URL_ENV) or f"chdb://{data_dir() / 'chdb'}"
