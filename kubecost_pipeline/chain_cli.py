@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import logging
 import os
-import sys
 from pathlib import Path
 
 from kubecost_pipeline.chain import (
@@ -90,12 +89,13 @@ def _progress(args: argparse.Namespace) -> Progress:
     if not args.verbose:
         for room in ("landing", "transform", "post_sync"):
             logging.getLogger(f"kubecost_pipeline.{room}").setLevel(logging.WARNING)
-    return Progress.for_stream(sys.stderr, quiet=args.quiet)
+    return args.progress
 
 
 def _fail(message: str, code: int = 1) -> int:
-    """Say what went wrong on stderr; exit 1 for a failed step, 2 for a usage mistake."""
-    print(f"kubecost-pipeline: {message}", file=sys.stderr)
+    """Say what went wrong (on stderr, as every log line); exit 1 for a failed step, 2 for
+    a usage mistake."""
+    log.error("%s", message)
     return code
 
 

@@ -10,6 +10,7 @@ how to query the marts next.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from contextlib import ExitStack
@@ -27,6 +28,8 @@ from kubecost_pipeline.chain import (
 )
 from kubecost_pipeline.config import data_dir
 from kubecost_pipeline.progress import Progress
+
+log = logging.getLogger(__name__)
 
 DEMO_MYSQL_DATABASE = "kubecost_demo_cloudtuner"
 MYSQL_URL = os.environ.get("KUBECOST_PIPELINE__DEMO__MYSQL_URL", "mysql://root@127.0.0.1:3306")
@@ -67,7 +70,7 @@ def run_demo(
             run_chain(config, frozenset({"project"}), progress=progress)
             projection = _project(config, fleet_clusters(fleet), progress)
         except StepFailed as exc:
-            print(f"kubecost-pipeline demo: {exc}")
+            log.error("%s", exc)
             return 1
     print(report(config, start, today, projection))
     return 0

@@ -16,6 +16,7 @@ import importlib.util
 import json
 import os
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -193,7 +194,7 @@ def build(
         )
     inferred, env = connection_env(clickhouse_url or default_clickhouse_url(), schema)
     started = time.monotonic()
-    with _environ(env | _outputs_outside(project)), _profiles_dir(project) as profiles:
+    with _environ(env | _dbt_defaults(project)), _profiles_dir(project) as profiles:
         common = ["--project-dir", str(project), "--profiles-dir", str(profiles)]
         runner = dbtRunner(callbacks=[_node_callback(on_node)] if on_node else None)
         if any((project / name).exists() for name in ("packages.yml", "dependencies.yml")):
@@ -215,16 +216,18 @@ def build(
     return _result(outcome, time.monotonic() - started)
 
 
-def _outputs_outside(project: Path) -> dict[str, str]:
-    """dbt writes target/, logs/ and .user.yml beside the project by default: inside the
-    installed package. Send them to the user's data directory unless the caller chose a place;
-    no anonymous usage stats either."""
+def _dbt_defaults(project: Path) -> dict[str, str]:
+    """dbt's settings unless the caller chose them. dbt writes target/, logs/ and .user.yml
+    beside the project by default, i.e. inside the installed package: they go to the user's
+    data directory. Colour codes only on a terminal; no anonymous usage stats."""
     from kubecost_pipeline.config import data_dir
 
     base = data_dir() / "dbt" / project.name
     defaults = {
         "DBT_TARGET_PATH": str(base / "target"),
         "DBT_LOG_PATH": str(base / "logs"),
+        "DBT_USE_COLORS": str(sys.stdout.isatty()).lower(),
+        "DBT_USE_COLORS_FILE": "false",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     return {name: os.environ.get(name) or value for name, value in defaults.items()}
