@@ -97,3 +97,10 @@ def test_relative_links_point_at_files(path):
         link for link in links if "://" not in link and not (path.parent / link).resolve().exists()
     ]
     assert dead == []
+
+
+def test_ci_runs_exactly_the_test_command_of_the_readme():
+    first_block = shell_blocks((ROOT / "README.md").read_text())[0].splitlines()
+    readme_test = next(line.strip() for line in first_block if "test" in line)
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert [line for line in ci if line][-1] == readme_test == "make test"
