@@ -5,7 +5,8 @@ Runs, side by side in one process tree:
   * the opencost-parquet-exporter approach on the same day: requests + response.json() +
     pandas.json_normalize + parquet.
 It reports records per second (wall clock of the whole process, start-up included) and the
-peak RSS of that process, and writes them into notes/connector.md.
+peak RSS of that process, and prints them as a Markdown section (`python -m bench` collects
+them into bench/results.md).
 
     .venv/bin/python bench/bench_connector.py [--containers 50000] [--days 7] [--repeat 3]
 
@@ -31,8 +32,6 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTES = ROOT / "notes" / "connector.md"
-MARK = "<!-- bench:connector -->"
 
 
 def write_day(path: Path, containers: int, seed: int = 7) -> int:
@@ -281,7 +280,8 @@ def main() -> None:
             )
         server.shutdown()
     lines = [
-        MARK,
+        "## bench_connector",
+        "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with "
         f"`.venv/bin/python bench/bench_connector.py --containers {args.containers} "
         f"--days {args.days} --repeat {args.repeat}` ({psutil.cpu_count()} CPUs); one day = "
@@ -306,19 +306,8 @@ def main() -> None:
         f"{rate[results[1][0]] / rate[many]:.2f}x ("
         f"{rate[results[2][0]] / rate[many]:.2f}x with read_ahead off). Load average: "
         f"{os.getloadavg()[0]:.1f} on {psutil.cpu_count()} CPUs.",
-        MARK,
     ]
-    block = "\n".join(lines)
-    print(block)
-    text = NOTES.read_text() if NOTES.exists() else ""
-    if MARK in text:
-        head, _, rest = text.partition(MARK)
-        _, _, tail = rest.partition(MARK)
-        text = head + block + tail
-    else:
-        text = text + "\n## Benchmark\n\n" + block + "\n"
-    NOTES.parent.mkdir(exist_ok=True)
-    NOTES.write_text(text)
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

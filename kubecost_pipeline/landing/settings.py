@@ -9,7 +9,7 @@ from kubecost_pipeline.config import data_dir
 DEFAULT_DATABASE = "kubecost"
 CLICKHOUSE_URL_ENV = "KUBECOST_PIPELINE__CLICKHOUSE__URL"
 # Rows buffered per stream before an INSERT. Bounds memory: 10,000 allocation rows of 72
-# columns cost ~150 MB of Python objects while encoded (notes/landing.md).
+# columns cost ~150 MB of Python objects while encoded (DECISIONLOG.md, Landing).
 BATCH_ROWS = 5_000
 
 
