@@ -29,9 +29,11 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed lint test-other-pythons
 	$(BIN)/python -m pytest -n 2
 
-# The inner loop: every test not marked slow (dbt builds, end-to-end runs), in seconds.
+# The inner loop: the unit tests not marked slow (dbt builds, chains of real processes);
+# integration_tests/ (end to end across rooms) run in `make test`.
+FAST_LANE := -m "not slow" unit_tests
 test-fast: $(VENV)/.installed
-	$(BIN)/python -m pytest -n 2 -m "not slow"
+	$(BIN)/python -m pytest -n 2 $(FAST_LANE)
 
 # The fast lane on each supported Python other than .venv's, in its own .venv-3.X/.
 test-other-pythons: $(VENV)/.installed
@@ -42,7 +44,7 @@ test-other-pythons: $(VENV)/.installed
 	    || { echo "make: Python $$version not found here: its fast lane did not run"; continue; }; \
 	  echo "Fast lane on Python $$version ($$python)"; \
 	  $(MAKE) --no-print-directory PYTHON=$$python VENV=.venv-$$version .venv-$$version/.installed \
-	    && .venv-$$version/bin/python -m pytest -n 2 -m "not slow" -q -p no:cacheprovider \
+	    && .venv-$$version/bin/python -m pytest -n 2 -q -p no:cacheprovider $(FAST_LANE) \
 	    || exit 1; \
 	done
 
