@@ -147,12 +147,13 @@ def _webhook_command(args: argparse.Namespace) -> int:
 
 def _sql_command(args: argparse.Namespace) -> int:
     from kubecost_pipeline.demo import demo_dir
+    from kubecost_pipeline.landing import default_clickhouse_url
     from kubecost_pipeline.landing.destination import connect
 
     url = args.clickhouse_url
     if url is None:
         demo = demo_dir() / "chdb"
-        url = f"chdb://{demo}" if demo.exists() else load_pipeline_config(None).clickhouse_url
+        url = f"chdb://{demo}" if demo.exists() else default_clickhouse_url()
     client = connect(url)
     try:
         result = client.query(args.query)
