@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+
+pytestmark = pytest.mark.slow  # dbt builds, real processes: `make test` only
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,6 +10,7 @@ how to query the marts next.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from contextlib import ExitStack
@@ -25,24 +26,31 @@ from kubecost_pipeline.chain import (
     project_step,
     run_chain,
 )
+from kubecost_pipeline.config import data_dir
 from kubecost_pipeline.progress import Progress
 
-DEMO_CLICKHOUSE_DIR = ".kubecost-pipeline/demo/chdb"
+log = logging.getLogger(__name__)
+
 DEMO_MYSQL_DATABASE = "kubecost_demo_cloudtuner"
 MYSQL_URL = os.environ.get("KUBECOST_PIPELINE__DEMO__MYSQL_URL", "mysql://root@127.0.0.1:3306")
+
+
+def demo_dir() -> Path:
+    """Where the demo keeps its embedded ClickHouse (`<workdir>/chdb`) by default."""
+    return data_dir() / "demo"
 
 
 def run_demo(
     days: int = 14,
     clusters: int = 3,
     seed: int = 7,
-    workdir: Path = Path(".kubecost-pipeline/demo"),
+    workdir: Path | None = None,
     progress: Progress | None = None,
 ) -> int:
     from kubecost_pipeline.simulator import Fleet, FleetSpec, SimulatorServer
 
     progress = progress or Progress.for_stream()
-    chdb_dir = (workdir / "chdb").resolve()
+    chdb_dir = ((workdir or demo_dir()) / "chdb").resolve()
     shutil.rmtree(chdb_dir, ignore_errors=True)  # a demo starts from nothing, every time
     chdb_dir.parent.mkdir(parents=True, exist_ok=True)
     today = datetime.now(UTC).date()
@@ -52,6 +60,7 @@ def run_demo(
         progress.step(
             "demo", f"Kubecost simulator serving {clusters} clusters", url=server.base_url
         )
+        progress.step("demo", "embedded ClickHouse (chDB), emptied first", directory=chdb_dir)
         config = PipelineConfig(
             path=None,
             source={"url": server.base_url, "start_date": start.isoformat()},
@@ -61,7 +70,7 @@ def run_demo(
             run_chain(config, frozenset({"project"}), progress=progress)
             projection = _project(config, fleet_clusters(fleet), progress)
         except StepFailed as exc:
-            print(f"kubecost-pipeline demo: {exc}")
+            log.error("%s", exc)
             return 1
     print(report(config, start, today, projection))
     return 0
@@ -163,7 +172,8 @@ def report(config: PipelineConfig, start: date, today: date, projection: Any) ->
         lines += ["", projection.summary()]
     lines += [
         "",
-        "Query the marts next (embedded ClickHouse, see docs/analyst-queries.md):",
+        f"Query the marts next (embedded ClickHouse at {config.clickhouse_url}; see "
+        "docs/analyst-queries.md):",
         f'  .venv/bin/kubecost-pipeline sql "select date, resource_key, total_cost from '
         f"{marts}.k8s_expenses_daily where level = 'namespace' order by date, total_cost "
         'desc limit 20"',

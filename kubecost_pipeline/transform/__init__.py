@@ -12,9 +12,11 @@ separate process must wait until the sync has exited.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,7 +25,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-DEFAULT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_k8s_costs"
+
+def installed_project_dir() -> Path:
+    """dbt_k8s_costs as installed with this package: package data of the wheel, or the
+    checkout in an editable install (pyproject.toml ships it as the package `dbt_k8s_costs`)."""
+    spec = importlib.util.find_spec("dbt_k8s_costs")
+    for location in (spec.submodule_search_locations if spec else None) or ():
+        if (Path(location) / "dbt_project.yml").exists():
+            return Path(location)
+    return Path("dbt_k8s_costs")  # not installed: build() says to pass --project-dir
+
+
+DEFAULT_PROJECT_DIR = installed_project_dir()
 FAILED = ("error", "fail", "runtime error")
 
 # Used when the project has no profiles.yml of its own; same targets as dbt_k8s_costs's.
@@ -181,7 +194,7 @@ def build(
         )
     inferred, env = connection_env(clickhouse_url or default_clickhouse_url(), schema)
     started = time.monotonic()
-    with _environ(env), _profiles_dir(project) as profiles:
+    with _environ(env | _dbt_defaults(project)), _profiles_dir(project) as profiles:
         common = ["--project-dir", str(project), "--profiles-dir", str(profiles)]
         runner = dbtRunner(callbacks=[_node_callback(on_node)] if on_node else None)
         if any((project / name).exists() for name in ("packages.yml", "dependencies.yml")):
@@ -201,6 +214,23 @@ def build(
             args.append("--full-refresh")
         outcome = runner.invoke(args)
     return _result(outcome, time.monotonic() - started)
+
+
+def _dbt_defaults(project: Path) -> dict[str, str]:
+    """dbt's settings unless the caller chose them. dbt writes target/, logs/ and .user.yml
+    beside the project by default, i.e. inside the installed package: they go to the user's
+    data directory. Colour codes only on a terminal; no anonymous usage stats."""
+    from kubecost_pipeline.config import data_dir
+
+    base = data_dir() / "dbt" / project.name
+    defaults = {
+        "DBT_TARGET_PATH": str(base / "target"),
+        "DBT_LOG_PATH": str(base / "logs"),
+        "DBT_USE_COLORS": str(sys.stdout.isatty()).lower(),
+        "DBT_USE_COLORS_FILE": "false",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    return {name: os.environ.get(name) or value for name, value in defaults.items()}
 
 
 NODE_RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult")

@@ -24,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--clickhouse-url",
         help=f"chdb:///dir or http(s)://user:pass@host:port (default ${CLICKHOUSE_URL_ENV}, "
-        "else chdb://./.kubecost-pipeline/chdb)",
+        "else chdb://~/.local/share/kubecost-pipeline/chdb)",
     )
     parser.add_argument(
         "--database",

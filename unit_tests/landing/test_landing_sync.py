@@ -342,6 +342,7 @@ time.sleep(120)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("records_before_kill", [500, 7_000])
 def test_given_the_loader_killed_mid_sync_then_the_next_sync_is_exact(
     tmp_path, records_before_kill

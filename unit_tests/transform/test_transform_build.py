@@ -15,6 +15,8 @@ import pytest
 
 from kubecost_pipeline.transform import NodeFailure, TransformError, build, connection_env
 
+pytestmark = pytest.mark.slow  # dbt builds, real processes: `make test` only
+
 PROJECT = {
     "dbt_project.yml": 'name: tiny\nversion: "1.0"\nconfig-version: 2\nprofile: tiny\n',
     "models/costs_view.sql": (
