@@ -7,7 +7,8 @@ projects marts whose `dbt build` failed.
 One TOML file configures the chain (see docs/configuration.md)::
 
     [source]        # the connector's config, the same keys as the Airbyte form
-    [clickhouse]    # url (shared by every step); database = the marts database
+    [clickhouse]    # url (shared by every step); database = the marts database;
+                    # cluster = a ClickHouse cluster (ON CLUSTER DDL, Replicated engines)
     [landing]       # database = the landing database (Airbyte's destination database)
     [dbt]           # schema (models land in <schema>_staging / <schema>_marts), target
     [mongodb] [mysql] [expenses] [cloudtuner]   # the hook's sections (docs/cloudtuner-hook.md)
@@ -47,7 +48,8 @@ class ChainConfigError(Exception):
 class PipelineConfig:
     path: Path | None
     source: Mapping[str, Any] = field(repr=False)
-    clickhouse_url: str = ""
+    clickhouse_url: str = field(default="", repr=False)  # may hold a password
+    clickhouse_cluster: str | None = None
     landing_database: str = "kubecost"
     dbt_schema: str = DEFAULT_DBT_SCHEMA
     dbt_target: str | None = None
@@ -87,6 +89,9 @@ def load_pipeline_config(
         clickhouse_url=environ.get("KUBECOST_PIPELINE__CLICKHOUSE__URL")
         or clickhouse.get("url")
         or default_clickhouse_url(),
+        clickhouse_cluster=environ.get("KUBECOST_PIPELINE__CLICKHOUSE__CLUSTER")
+        or clickhouse.get("cluster")
+        or None,
         landing_database=document.get("landing", {}).get("database", DEFAULT_DATABASE),
         dbt_schema=dbt.get("schema", DEFAULT_DBT_SCHEMA),
         dbt_target=dbt.get("target") or None,
@@ -139,6 +144,7 @@ def _sync(config: PipelineConfig, progress: Progress) -> Any:
             on_state=lambda s: progress.step(
                 "sync", f"{s.stream}: state committed", state=s.state, rows=s.records
             ),
+            cluster=config.clickhouse_cluster,
         )
     except LandingError as exc:
         raise StepFailed("sync", str(exc)) from exc
@@ -158,6 +164,7 @@ def _dbt(config: PipelineConfig, progress: Progress) -> Any:
             schema=config.dbt_schema,
             vars={"kubecost_database": config.landing_database},
             on_node=lambda node, status: progress.step("dbt", f"{node} {status}"),
+            cluster=config.clickhouse_cluster,
         )
     except TransformError as exc:
         raise StepFailed("dbt", str(exc)) from exc
@@ -230,6 +237,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=Path(".kubecost-pipeline/demo"),
         help="where the embedded ClickHouse lives (default .kubecost-pipeline/demo)",
     )
+    demo.add_argument(
+        "--clickhouse-url",
+        help="a ClickHouse server (http(s)://user:password@host:port) instead of embedded chDB; "
+        "the demo drops and rebuilds its own databases there (kubecost_demo*)",
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress output")
     demo.set_defaults(func=_demo_command)
 
@@ -296,6 +308,7 @@ def _demo_command(args: argparse.Namespace) -> int:
         seed=args.seed,
         workdir=args.workdir,
         progress=_progress(args),
+        clickhouse_url=args.clickhouse_url,
     )
 
 
@@ -320,21 +333,27 @@ def _webhook_command(args: argparse.Namespace) -> int:
 
 
 def _sql_command(args: argparse.Namespace) -> int:
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+
+    from kubecost_pipeline.clickhouse import ClickHouseUnavailable, ClickHouseURL, connect, explain
     from kubecost_pipeline.demo import DEMO_CLICKHOUSE_DIR
-    from kubecost_pipeline.landing.destination import connect
 
     url = args.clickhouse_url
     if url is None:
         demo = Path(DEMO_CLICKHOUSE_DIR).resolve()
         url = f"chdb://{demo}" if demo.exists() else load_pipeline_config(None).clickhouse_url
-    client = connect(url)
+    try:
+        target = ClickHouseURL.parse(url)
+        client = connect(target)
+    except ClickHouseUnavailable as exc:
+        return _fail(str(exc))
     try:
         result = client.query(args.query)
         print("\t".join(result.column_names))
         for row in result.result_rows:
             print("\t".join(str(value) for value in row))
-    except Exception as exc:
-        return _fail(f"query failed: {exc}")
+    except ClickHouseError as exc:
+        return _fail(f"query failed: {explain(exc, target)}")
     finally:
         client.close()
     return 0

@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:  # their connection warnings repeat the one line our commands print
+        for library in ("clickhouse_connect", "urllib3"):
+            logging.getLogger(library).setLevel(logging.ERROR)
     return int(args.func(args) or 0)
 
 

@@ -28,6 +28,13 @@ from kubecost_pipeline.chain import (
 from kubecost_pipeline.progress import Progress
 
 DEMO_CLICKHOUSE_DIR = ".kubecost-pipeline/demo/chdb"
+# On a ClickHouse server the demo lands and builds in databases of its own, so it can start
+# from nothing without touching a `kubecost` landing or its marts.
+SERVER_DEMO_DATABASE = "kubecost_demo"
+SERVER_DEMO_DATABASES = tuple(
+    SERVER_DEMO_DATABASE + suffix
+    for suffix in ("", "_staging", "_intermediate", "_marts", "_cloudtuner")
+)
 DEMO_MYSQL_DATABASE = "kubecost_demo_cloudtuner"
 MYSQL_URL = os.environ.get("KUBECOST_PIPELINE__DEMO__MYSQL_URL", "mysql://root@127.0.0.1:3306")
 
@@ -38,13 +45,19 @@ def run_demo(
     seed: int = 7,
     workdir: Path = Path(".kubecost-pipeline/demo"),
     progress: Progress | None = None,
+    clickhouse_url: str | None = None,
 ) -> int:
+    """The demo; with `clickhouse_url`, on that ClickHouse server instead of chDB in
+    `workdir` (its databases `kubecost_demo*` are dropped first)."""
+    from kubecost_pipeline.clickhouse import ClickHouseUnavailable
     from kubecost_pipeline.simulator import Fleet, FleetSpec, SimulatorServer
 
     progress = progress or Progress.for_stream()
-    chdb_dir = (workdir / "chdb").resolve()
-    shutil.rmtree(chdb_dir, ignore_errors=True)  # a demo starts from nothing, every time
-    chdb_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:  # a demo starts from nothing, every time
+        clickhouse = _fresh_clickhouse(workdir, clickhouse_url)
+    except ClickHouseUnavailable as exc:
+        print(f"kubecost-pipeline demo: {exc}")
+        return 1
     today = datetime.now(UTC).date()
     start = today - timedelta(days=days)
     fleet = Fleet(FleetSpec(seed=seed, clusters=clusters, start=start, days=days + 1))
@@ -55,7 +68,7 @@ def run_demo(
         config = PipelineConfig(
             path=None,
             source={"url": server.base_url, "start_date": start.isoformat()},
-            clickhouse_url=f"chdb://{chdb_dir}",
+            **clickhouse,
         )
         try:
             run_chain(config, frozenset({"project"}), progress=progress)
@@ -65,6 +78,35 @@ def run_demo(
             return 1
     print(report(config, start, today, projection))
     return 0
+
+
+def _fresh_clickhouse(workdir: Path, clickhouse_url: str | None) -> dict[str, str]:
+    """An empty chDB directory in `workdir`, or the server's demo databases dropped; the
+    PipelineConfig settings that point at it."""
+    if clickhouse_url is None:
+        chdb_dir = (workdir / "chdb").resolve()
+        shutil.rmtree(chdb_dir, ignore_errors=True)
+        chdb_dir.parent.mkdir(parents=True, exist_ok=True)
+        return {"clickhouse_url": f"chdb://{chdb_dir}"}
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+
+    from kubecost_pipeline.clickhouse import ClickHouseUnavailable, ClickHouseURL, connect, explain
+    from kubecost_pipeline.landing.schema import quote
+
+    target = ClickHouseURL.parse(clickhouse_url)
+    client = connect(target)
+    try:
+        for database in SERVER_DEMO_DATABASES:
+            client.command(f"DROP DATABASE IF EXISTS {quote(database)}")
+    except ClickHouseError as exc:
+        raise ClickHouseUnavailable(explain(exc, target)) from exc
+    finally:
+        client.close()
+    return {
+        "clickhouse_url": clickhouse_url,
+        "landing_database": SERVER_DEMO_DATABASE,
+        "dbt_schema": SERVER_DEMO_DATABASE,
+    }
 
 
 def fleet_clusters(fleet: Any) -> list[str]:
@@ -96,7 +138,7 @@ def _project(config: PipelineConfig, clusters: list[str], progress: Progress) ->
             "mysql_url": f"{MYSQL_URL}/{DEMO_MYSQL_DATABASE}",
             "mongodb_uri": mongodb_uri or "mongodb://in-memory-demo",
             "cluster_accounts": dict(zip(clusters, organization.account_ids, strict=True)),
-            "expenses_database": "cloudtuner",
+            "expenses_database": f"{config.dbt_schema}_cloudtuner",
         },
     )
     with ExitStack() as stack:
@@ -110,7 +152,7 @@ def _project(config: PipelineConfig, clusters: list[str], progress: Progress) ->
 
 def report(config: PipelineConfig, start: date, today: date, projection: Any) -> str:
     """What the demo shows a person at the end."""
-    from kubecost_pipeline.landing.destination import connect
+    from kubecost_pipeline.clickhouse import connect
 
     marts = config.marts
     client = connect(config.clickhouse_url)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 DEFAULT_DATABASE = "kubecost"
 CLICKHOUSE_URL_ENV = "KUBECOST_PIPELINE__CLICKHOUSE__URL"
+CLICKHOUSE_CLUSTER_ENV = "KUBECOST_PIPELINE__CLICKHOUSE__CLUSTER"
 # Rows buffered per stream before an INSERT. Bounds memory: 10,000 allocation rows of 72
 # columns cost ~150 MB of Python objects while encoded (notes/landing.md).
 BATCH_ROWS = 5_000
@@ -15,3 +16,8 @@ BATCH_ROWS = 5_000
 def default_clickhouse_url() -> str:
     """`$KUBECOST_PIPELINE__CLICKHOUSE__URL`, else embedded chDB in ./.kubecost-pipeline/chdb."""
     return os.environ.get(CLICKHOUSE_URL_ENV) or f"chdb://{Path.cwd() / '.kubecost-pipeline/chdb'}"
+
+
+def default_cluster() -> str | None:
+    """`$KUBECOST_PIPELINE__CLICKHOUSE__CLUSTER`: a ClickHouse cluster to create tables on."""
+    return os.environ.get(CLICKHOUSE_CLUSTER_ENV) or None
