@@ -74,13 +74,21 @@ class ClickHouseServer:
 
     USER, PASSWORD = "pipeline", "s3cret p@ss/word"  # characters a URL must encode
 
-    def __init__(self, directory: Path, cluster: str | None = None, tls: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        cluster: str | None = None,
+        tls: bool = False,
+        user: str = USER,
+        password: str = PASSWORD,
+    ) -> None:
+        self.user, self.password = user, password
         self.log = directory / "statements.jsonl"
         command = [
             sys.executable,
             str(Path(__file__).parent / "integration_tests" / "clickhouse_server.py"),
             *("--path", str(directory / "chdb"), "--log", str(self.log)),
-            *("--user", f"{self.USER}:{self.PASSWORD}"),
+            *("--user", f"{user}:{password}"),
             *(("--cluster", cluster) if cluster else ()),
             *(("--tls",) if tls else ()),
         ]
@@ -94,10 +102,8 @@ class ClickHouseServer:
         self.scheme = "https" if tls else "http"
 
     def url(self, database: str = "", password: str | None = None, scheme: str = "") -> str:
-        secret = quote(self.PASSWORD if password is None else password, safe="")
-        return (
-            f"{scheme or self.scheme}://{self.USER}:{secret}@127.0.0.1:{self.port}/{database}"
-        )
+        secret = quote(self.password if password is None else password, safe="")
+        return f"{scheme or self.scheme}://{self.user}:{secret}@127.0.0.1:{self.port}/{database}"
 
     def statements(self) -> list[str]:
         """Every statement the server received so far, in order."""

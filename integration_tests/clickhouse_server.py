@@ -156,7 +156,7 @@ class Engine:
             run(conn, f"SELECT formatQuery({quote_string(sql)})", "TSV")  # parses as is
         if self.cluster is None:
             return sql
-        if re.match(r"\s*SYSTEM\s+SYNC\s+REPLICA\b", sql, re.I):
+        if re.match(r"\s*SYSTEM\s+SYNC\s+REPLICA\b", strip_comments(sql), re.I):
             return ""
         sql = ON_CLUSTER.sub("", sql)
         sql = REPLICATED.sub(lambda m: m[1] + ("(" if m[2] else ""), sql)

@@ -7,6 +7,7 @@ show the restated numbers, never old plus new. Runs on embedded chDB and over HT
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+
 import pytest
 
 from kubecost_pipeline.landing import sync

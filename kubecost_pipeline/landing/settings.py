@@ -8,8 +8,8 @@ from pathlib import Path
 DEFAULT_DATABASE = "kubecost"
 CLICKHOUSE_URL_ENV = "KUBECOST_PIPELINE__CLICKHOUSE__URL"
 CLICKHOUSE_CLUSTER_ENV = "KUBECOST_PIPELINE__CLICKHOUSE__CLUSTER"
-# Rows buffered per stream before an INSERT. Bounds memory: 10,000 allocation rows of 72
-# columns cost ~150 MB of Python objects while encoded (notes/landing.md).
+# Rows buffered per stream before an INSERT: the landing's memory grows with the batch, not
+# with the sync (bench/bench_landing.py measures it).
 BATCH_ROWS = 5_000
 
 

@@ -460,5 +460,8 @@ def test_given_a_statement_clickhouse_refuses_then_landing_error_says_what_to_do
         " ORDER BY (window_start, granularity, idle_policy, name)"
     )
 
-    with pytest.raises(LandingError, match=r"ClickHouse at .* refused the statement: .* fix the cause and sync again"):
+    with pytest.raises(
+        LandingError,
+        match=r"ClickHouse at .* refused the statement: .* fix the cause and sync again",
+    ):
         land({"days": DAYS[:1]}, streams=["allocations"])

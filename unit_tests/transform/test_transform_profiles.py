@@ -75,7 +75,10 @@ DEFAULTS = {
         ({"DBT_CLICKHOUSE_SECURE": ""}, {}),
         ({"DBT_CLICKHOUSE_SECURE": "true"}, {"secure": True, "port": 8443}),
         ({"DBT_CLICKHOUSE_SECURE": "TRUE"}, {"secure": True, "port": 8443}),
-        ({"DBT_CLICKHOUSE_SECURE": "true", "DBT_CLICKHOUSE_PORT": "9440"}, {"secure": True, "port": 9440}),
+        (
+            {"DBT_CLICKHOUSE_SECURE": "true", "DBT_CLICKHOUSE_PORT": "9440"},
+            {"secure": True, "port": 9440},
+        ),
         ({"DBT_CLICKHOUSE_PORT": "18123"}, {"port": 18123}),
         (
             {
@@ -118,10 +121,14 @@ def test_given_a_secure_value_other_than_true_or_false_then_dbt_refuses_it(
     [
         ("http://ch.example", {"host": "ch.example"}),
         ("https://ch.example", {"host": "ch.example", "secure": True, "port": 8443}),
-        ("https://ch.example:443/analytics", {"host": "ch.example", "secure": True, "port": 443, "schema": "analytics"}),
+        (
+            "https://ch.example:443/analytics",
+            {"host": "ch.example", "secure": True, "port": 443, "schema": "analytics"},
+        ),
         (
             "http://dbt:p%40ss%2Fword@127.0.0.1:18123/k8s",
-            {"host": "127.0.0.1", "port": 18123, "user": "dbt", "password": "p@ss/word", "schema": "k8s"},
+            {"host": "127.0.0.1", "port": 18123, "user": "dbt", "password": "p@ss/word"}
+            | {"schema": "k8s"},
         ),
     ],
 )  # fmt: skip
