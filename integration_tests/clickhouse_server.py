@@ -119,7 +119,10 @@ class Engine:
 
     def __init__(self, path: str, cluster: str | None, log: Path | None) -> None:
         self.path, self.cluster, self.log = path, cluster, log
-        self.version = chdb.connect(path).query("SELECT version()", "TSV").bytes().decode().strip()
+        # Held open for the server's life: the engine (and its Memory tables) lives as long
+        # as one connection does.
+        self._engine = chdb.connect(path)
+        self.version = self._engine.query("SELECT version()", "TSV").bytes().decode().strip()
         self._sessions: dict[str, tuple[Any, threading.Lock]] = {}
         self._lock = threading.Lock()
 

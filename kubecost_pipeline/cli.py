@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     if not args.verbose:  # their connection warnings repeat the one line our commands print
-        for library in ("clickhouse_connect", "urllib3"):
+        # (urllib3.connectionpool: clickhouse-connect sets `urllib3` itself when imported)
+        for library in ("clickhouse_connect", "urllib3.connectionpool"):
             logging.getLogger(library).setLevel(logging.ERROR)
     return int(args.func(args) or 0)
 
