@@ -122,6 +122,31 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clic
     server.stop()
 
 
+def dbt_profile_credentials(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], target: str | None = None
+) -> Any:
+    """The credentials dbt's own profile code builds from dbt_k8s_costs/profiles.yml with
+    exactly `env` as the DBT_* environment."""
+    import argparse
+
+    from dbt.config.profile import Profile, read_profile
+    from dbt.config.renderer import ProfileRenderer
+    from dbt.flags import set_from_args
+    from dbt_common.context import set_invocation_context
+
+    from kubecost_pipeline.transform import DEFAULT_PROJECT_DIR
+
+    for name in [n for n in os.environ if n.startswith("DBT_")]:
+        if name not in ("DBT_TARGET_PATH", "DBT_LOG_PATH"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, str(value))
+    set_from_args(argparse.Namespace(), None)
+    set_invocation_context(os.environ)
+    raw = read_profile(str(DEFAULT_PROJECT_DIR))
+    return Profile.from_raw_profiles(raw, "dbt_k8s_costs", ProfileRenderer({}), target).credentials
+
+
 @dataclass(frozen=True)
 class ClickHouseUnderTest:
     url: str

@@ -8,14 +8,12 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from conftest import ClickHouseServer
+from conftest import ClickHouseServer, dbt_profile_credentials
 from kubecost_pipeline.clickhouse import ClickHouseURL, connect
-from kubecost_pipeline.transform import DEFAULT_PROJECT_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -27,31 +25,11 @@ def workflow() -> dict:
     return yaml.safe_load(re.search(r"```yaml\n(.*?)```", text, re.S)[1])
 
 
-def rendered_credentials(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The credentials dbt's own profile code builds from dbt_k8s_costs/profiles.yml."""
-    import argparse
-
-    from dbt.config.profile import Profile, read_profile
-    from dbt.config.renderer import ProfileRenderer
-    from dbt.flags import set_from_args
-    from dbt_common.context import set_invocation_context
-
-    for name in [n for n in os.environ if n.startswith("DBT_")]:
-        if name not in ("DBT_TARGET_PATH", "DBT_LOG_PATH"):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, str(value))
-    set_from_args(argparse.Namespace(), None)
-    set_invocation_context(os.environ)
-    raw = read_profile(str(DEFAULT_PROJECT_DIR))
-    return Profile.from_raw_profiles(raw, "dbt_k8s_costs", ProfileRenderer({})).credentials
-
-
 def test_given_the_documented_job_env_then_dbt_renders_the_server_it_describes(monkeypatch):
     job = workflow()["jobs"]["dbt-build"]
     service = job["services"]["clickhouse"]
 
-    credentials = rendered_credentials(job["env"], monkeypatch)
+    credentials = dbt_profile_credentials(monkeypatch, job["env"])
 
     assert type(credentials).__name__ == "ClickHouseCredentials"  # DBT_TARGET: clickhouse
     landing = ClickHouseURL.parse(job["env"]["KUBECOST_PIPELINE__CLICKHOUSE__URL"])

@@ -3,51 +3,19 @@ setting: the `clickhouse` target loads, with the port following the scheme."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import dbt_profile_credentials
 from kubecost_pipeline.transform import DEFAULT_PROJECT_DIR, connection_env
-
-SERVER_ENV = (
-    "DBT_CLICKHOUSE_HOST",
-    "DBT_CLICKHOUSE_PORT",
-    "DBT_CLICKHOUSE_SECURE",
-    "DBT_CLICKHOUSE_USER",
-    "DBT_ENV_SECRET_CLICKHOUSE_PASSWORD",
-    "DBT_CLICKHOUSE_DATABASE",
-    "DBT_CLICKHOUSE_CLUSTER",
-    "DBT_CLICKHOUSE_DATABASE_ENGINE",
-    "DBT_TARGET",
-)
 
 
 def render(
-    monkeypatch: pytest.MonkeyPatch,
-    env: dict[str, str],
-    target: str | None = "clickhouse",
-    profiles_dir: Path = DEFAULT_PROJECT_DIR,
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], target: str | None = "clickhouse"
 ) -> Any:
-    """The credentials dbt builds from a profiles.yml with `env` as the environment."""
-    import os
-
-    from dbt.config.profile import Profile, read_profile
-    from dbt.config.renderer import ProfileRenderer
-    from dbt.flags import set_from_args
-    from dbt_common.context import set_invocation_context
-
-    for name in SERVER_ENV:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    set_from_args(argparse.Namespace(), None)
-    set_invocation_context(os.environ)
-    profile = Profile.from_raw_profiles(
-        read_profile(str(profiles_dir)), "dbt_k8s_costs", ProfileRenderer({}), target
-    )
-    return profile.credentials
+    return dbt_profile_credentials(monkeypatch, env, target)
 
 
 def fields(credentials: Any) -> dict[str, Any]:
