@@ -196,10 +196,7 @@ class Engine:
             explicit = TRAILING_FORMAT.search(sql)
             if explicit and not insert:
                 fmt = explicit[1]
-            database = params.get("database")
-            if database:
-                run(conn, f"USE {quote_identifier(database)}", "TSV")
-            with applied(conn, settings):
+            with applied(conn, settings), used(conn, params.get("database")):
                 out = run(conn, sql, fmt, bound)
         result_set = (explicit and not insert) or RESULT_STATEMENTS.match(strip_comments(sql))
         return out, fmt if result_set else None
@@ -231,6 +228,20 @@ def applied(conn: Any, settings: dict[str, str]) -> Iterator[None]:
         for name, row in saved.items():
             value = quote_string(row["value"]) if row["changed"] else "DEFAULT"
             run(conn, f"SET {quote_identifier(name)} = {value}", "TSV")
+
+
+@contextmanager
+def used(conn: Any, database: str | None) -> Iterator[None]:
+    """The `database` of one statement; the connection's own current database after."""
+    if not database:
+        yield
+        return
+    before = run(conn, "SELECT currentDatabase()", "TSV").decode().strip()
+    run(conn, f"USE {quote_identifier(database)}", "TSV")
+    try:
+        yield
+    finally:
+        run(conn, f"USE {quote_identifier(before)}", "TSV")
 
 
 def run(conn: Any, sql: str, fmt: str, params: dict[str, str] | None = None) -> bytes:

@@ -109,6 +109,12 @@ def test_sessions_keep_settings_and_temporary_tables(clickhouse_server):
         )[2]
         == b"2\t7\n"
     )
+    in_system = {**session, "query": "SELECT currentDatabase()", "database": "system"}
+    assert request(clickhouse_server, in_system)[2] == b"system\n"  # for that query only
+    assert (
+        request(clickhouse_server, {**session, "query": "SELECT currentDatabase()"})[2]
+        == b"default\n"
+    )
     other = {"session_id": str(uuid.uuid4()), "query": "SELECT * FROM t"}
     assert request(clickhouse_server, other)[0] == 404  # another session has no t
 
