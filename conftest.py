@@ -13,7 +13,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,7 @@ class ClickHouseServer:
     ) -> None:
         self.user, self.password = user, password
         self.log = directory / "statements.jsonl"
+        self.certificate = directory / "chdb" / "tls" / "cert.pem"  # with tls: self-signed
         command = [
             sys.executable,
             str(Path(__file__).parent / "integration_tests" / "clickhouse_server.py"),
@@ -122,11 +123,37 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clic
     server.stop()
 
 
-def dbt_profile_credentials(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], target: str | None = None
+@pytest.fixture
+def start_clickhouse_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., ClickHouseServer]]:
+    """`start_clickhouse_server(cluster=..., tls=..., user=..., password=...)`: a ClickHouse
+    HTTP server of the test's own, stopped after it."""
+    started: list[ClickHouseServer] = []
+
+    def start(**options: Any) -> ClickHouseServer:
+        started.append(ClickHouseServer(tmp_path_factory.mktemp("clickhouse-server"), **options))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def render_dbt_profile(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """`render_dbt_profile(env, target=None)`: the credentials dbt's own profile code builds
+    from dbt_k8s_costs/profiles.yml with exactly `env` as the DBT_* environment."""
+
+    def render(env: dict[str, str], target: str | None = None) -> Any:
+        return _dbt_profile_credentials(monkeypatch, env, target)
+
+    return render
+
+
+def _dbt_profile_credentials(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], target: str | None
 ) -> Any:
-    """The credentials dbt's own profile code builds from dbt_k8s_costs/profiles.yml with
-    exactly `env` as the DBT_* environment."""
     import argparse
 
     from dbt.config.profile import Profile, read_profile

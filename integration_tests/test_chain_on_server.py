@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from conftest import ClickHouseServer
 from kubecost_pipeline.chain import load_pipeline_config, run_chain
 from kubecost_pipeline.cli import main
 from kubecost_pipeline.clickhouse import connect
@@ -36,7 +35,7 @@ def post(port: int, body: dict[str, Any]) -> int:
 
 
 def test_given_a_server_when_demo_sql_and_webhook_run_then_marts_and_expenses_land_there(
-    clickhouse_server: ClickHouseServer,
+    clickhouse_server: Any,
     mysql_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

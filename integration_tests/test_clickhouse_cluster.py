@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import ClickHouseServer
 from kubecost_pipeline.clickhouse import connect
 from kubecost_pipeline.landing import sync
 from kubecost_pipeline.simulator import Fleet, FleetSpec, SimulatorServer
@@ -47,25 +46,21 @@ def created(statements: list[str], relation: str) -> list[str]:
 
 
 def test_given_a_cluster_then_landing_and_every_model_create_replicated_tables_on_cluster(
-    tmp_path: Path,
+    start_clickhouse_server: Any,
 ) -> None:
-    server = ClickHouseServer(tmp_path, cluster=CLUSTER)
-    try:
-        url = server.url()
-        fleet = Fleet(FleetSpec(seed=3, clusters=1, start=START, days=3))
-        config = {"start_date": str(START), "end_date": str(START + timedelta(days=1))}
-        with SimulatorServer(fleet, now=datetime(2026, 11, 4, tzinfo=UTC)) as simulator:
-            sync({**config, "url": simulator.base_url}, url, "kc", cluster=CLUSTER)
-        builds = [
-            build(url, schema="kc", vars={"kubecost_database": "kc"}, cluster=CLUSTER)
-            for _ in range(2)
-        ]
-        client = connect(url)
-        rows = client.command("SELECT count() FROM kc_marts.k8s_expenses_daily")
-        client.close()
-        statements = ddl(server.statements())
-    finally:
-        server.stop()
+    server = start_clickhouse_server(cluster=CLUSTER)
+    url = server.url()
+    fleet = Fleet(FleetSpec(seed=3, clusters=1, start=START, days=3))
+    config = {"start_date": str(START), "end_date": str(START + timedelta(days=1))}
+    with SimulatorServer(fleet, now=datetime(2026, 11, 4, tzinfo=UTC)) as simulator:
+        sync({**config, "url": simulator.base_url}, url, "kc", cluster=CLUSTER)
+    builds = [
+        build(url, schema="kc", vars={"kubecost_database": "kc"}, cluster=CLUSTER) for _ in range(2)
+    ]
+    client = connect(url)
+    rows = client.command("SELECT count() FROM kc_marts.k8s_expenses_daily")
+    client.close()
+    statements = ddl(server.statements())
 
     for result in builds:
         assert result.success, result.report()

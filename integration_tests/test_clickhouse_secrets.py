@@ -12,12 +12,12 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
-
-from conftest import ClickHouseServer, unique_name
 
 pytestmark = pytest.mark.slow
 
@@ -48,9 +48,9 @@ def secrets_in(tree: Path, secrets: list[str]) -> list[str]:
 
 
 def test_given_a_password_in_the_url_when_sync_and_transform_run_then_it_is_nowhere(
-    clickhouse_server: ClickHouseServer, tmp_path: Path
+    clickhouse_server: Any, tmp_path: Path
 ) -> None:
-    password = ClickHouseServer.PASSWORD
+    password = clickhouse_server.password
     secrets = [password, quote(password, safe=""), "s3cret"]
     url = clickhouse_server.url()
     project = tmp_path / "project"
@@ -70,7 +70,7 @@ def test_given_a_password_in_the_url_when_sync_and_transform_run_then_it_is_nowh
     recorder = tmp_path / "recorder.py"
     recorder.write_text(RECORDER)
     fake_source = ROOT / "unit_tests" / "landing" / "fake_source.py"
-    schema = unique_name("secrets")
+    schema = f"secrets_{uuid.uuid4().hex[:8]}"
 
     synced = subprocess.run(
         [*CLI, "sync", "--config", str(config), "--clickhouse-url", url, "--database", schema,

@@ -184,8 +184,6 @@ def build(
         errors or fails. Raises TransformError when dbt cannot start at all, e.g. when
         ClickHouse cannot be reached (one line: what failed and what to do).
     """
-    from dbt.cli.main import dbtRunner
-
     from kubecost_pipeline.landing.settings import default_clickhouse_url, default_cluster
 
     project = Path(project_dir).resolve()
@@ -199,6 +197,8 @@ def build(
         connect(url).close()  # one clear line now, rather than a failure in every model
     except ClickHouseUnavailable as error:
         raise TransformError(str(error)) from None
+    from dbt.cli.main import dbtRunner  # seconds to import: only once ClickHouse answered
+
     started = time.monotonic()
     with _environ(env), _argv_redacted(), _profiles_dir(project) as profiles:
         common = ["--project-dir", str(project), "--profiles-dir", str(profiles)]

@@ -13,10 +13,10 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import ClickHouseServer
 from kubecost_pipeline.cli import main
 from kubecost_pipeline.clickhouse import ClickHouseUnavailable, ClickHouseURL, connect
 
@@ -32,7 +32,7 @@ def closed_port() -> int:
 FAILURES = {  # name -> (URL of the server, the phrase the one line must hold)
     "wrong-password": (
         lambda s: s.url(password=WRONG_PASSWORD),
-        f"refused user '{ClickHouseServer.USER}': wrong user or password",
+        "refused user 'pipeline': wrong user or password",
     ),
     "unreachable": (
         lambda s: f"http://pipeline:{WRONG_PASSWORD}@127.0.0.1:{closed_port()}/",
@@ -68,7 +68,7 @@ def command(name: str, url: str, tmp_path: Path) -> list[str]:
 def test_given_clickhouse_unusable_when_a_command_runs_then_one_clear_line(
     name: str,
     failure: str,
-    clickhouse_server: ClickHouseServer,
+    clickhouse_server: Any,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
@@ -88,7 +88,7 @@ def test_given_clickhouse_unusable_when_a_command_runs_then_one_clear_line(
 
 
 def test_given_a_wrong_password_when_the_cli_runs_then_stderr_is_one_line(
-    clickhouse_server: ClickHouseServer,
+    clickhouse_server: Any,
 ) -> None:
     url = clickhouse_server.url(password=WRONG_PASSWORD)
 
@@ -102,32 +102,29 @@ def test_given_a_wrong_password_when_the_cli_runs_then_stderr_is_one_line(
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == (
-        f"kubecost-pipeline: ClickHouse at http://{ClickHouseServer.USER}:***@127.0.0.1:"
-        f"{clickhouse_server.port}/ refused user '{ClickHouseServer.USER}': wrong user or "
+        f"kubecost-pipeline: ClickHouse at http://{clickhouse_server.user}:***@127.0.0.1:"
+        f"{clickhouse_server.port}/ refused user '{clickhouse_server.user}': wrong user or "
         "password. Fix the user and password in the ClickHouse URL.\n"
     )
 
 
 def test_given_a_tls_server_then_plain_http_and_an_untrusted_certificate_are_explained(
-    tmp_path: Path,
+    start_clickhouse_server: Any,
 ) -> None:
-    server = ClickHouseServer(tmp_path, tls=True)
-    try:
-        with pytest.raises(ClickHouseUnavailable, match="closed the connection without an HTTP"):
-            connect(server.url(scheme="http"))
-        with pytest.raises(
-            ClickHouseUnavailable, match=r"certificate of 127\.0\.0\.1:\d+ is not trusted"
-        ):
-            connect(server.url())
-        trusted = connect(server.url(), ca_cert=str(tmp_path / "chdb" / "tls" / "cert.pem"))
-        assert trusted.command("SELECT 1") == 1
-        trusted.close()
-    finally:
-        server.stop()
+    server = start_clickhouse_server(tls=True)
+    with pytest.raises(ClickHouseUnavailable, match="closed the connection without an HTTP"):
+        connect(server.url(scheme="http"))
+    with pytest.raises(
+        ClickHouseUnavailable, match=r"certificate of 127\.0\.0\.1:\d+ is not trusted"
+    ):
+        connect(server.url())
+    trusted = connect(server.url(), ca_cert=str(server.certificate))
+    assert trusted.command("SELECT 1") == 1
+    trusted.close()
 
 
 def test_given_https_on_any_port_then_the_client_speaks_tls(
-    clickhouse_server: ClickHouseServer,
+    clickhouse_server: Any,
 ) -> None:
     # clickhouse-connect's own DSN parsing would speak plain HTTP to https://host:<port>
     # unless the port is 443 or 8443: a plain server answering proves TLS was not used.
@@ -136,7 +133,7 @@ def test_given_https_on_any_port_then_the_client_speaks_tls(
 
 
 def test_given_a_server_then_queries_sessions_settings_and_inserts_work(
-    clickhouse_server: ClickHouseServer,
+    clickhouse_server: Any,
 ) -> None:
     import datetime as dt
     from decimal import Decimal

@@ -7,15 +7,14 @@ import base64
 import gzip
 import http.client
 import uuid
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
-from conftest import ClickHouseServer
-
 
 def request(
-    server: ClickHouseServer,
+    server: Any,
     params: dict[str, str] | None = None,
     body: bytes | None = None,
     headers: dict[str, str] | None = None,

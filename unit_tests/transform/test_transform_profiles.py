@@ -8,14 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import dbt_profile_credentials
 from kubecost_pipeline.transform import DEFAULT_PROJECT_DIR, connection_env
-
-
-def render(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], target: str | None = "clickhouse"
-) -> Any:
-    return dbt_profile_credentials(monkeypatch, env, target)
 
 
 def fields(credentials: Any) -> dict[str, Any]:
@@ -66,9 +59,9 @@ DEFAULTS = {
     ],
 )  # fmt: skip
 def test_given_documented_settings_when_dbt_renders_the_clickhouse_target_then_credentials_follow(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: dict[str, Any]
+    render_dbt_profile: Any, env: dict[str, str], expected: dict[str, Any]
 ) -> None:
-    credentials = render(monkeypatch, env)
+    credentials = render_dbt_profile(env, "clickhouse")
 
     assert type(credentials).__name__ == "ClickHouseCredentials"
     assert fields(credentials) == DEFAULTS | expected
@@ -76,12 +69,12 @@ def test_given_documented_settings_when_dbt_renders_the_clickhouse_target_then_c
 
 @pytest.mark.parametrize("value", ["yes", "1", "on"])
 def test_given_a_secure_value_other_than_true_or_false_then_dbt_refuses_it(
-    monkeypatch: pytest.MonkeyPatch, value: str
+    render_dbt_profile: Any, value: str
 ) -> None:
     from dbt.exceptions import DbtProfileError
 
     with pytest.raises(DbtProfileError, match="into type 'bool'"):
-        render(monkeypatch, {"DBT_CLICKHOUSE_SECURE": value})
+        render_dbt_profile({"DBT_CLICKHOUSE_SECURE": value}, "clickhouse")
 
 
 @pytest.mark.parametrize(
@@ -101,21 +94,21 @@ def test_given_a_secure_value_other_than_true_or_false_then_dbt_refuses_it(
     ],
 )  # fmt: skip
 def test_given_a_clickhouse_url_when_transform_sets_the_environment_then_dbt_renders_it(
-    monkeypatch: pytest.MonkeyPatch, url: str, expected: dict[str, Any]
+    render_dbt_profile: Any, url: str, expected: dict[str, Any]
 ) -> None:
     target, env = connection_env(url)
 
-    credentials = render(monkeypatch, {**env, "DBT_TARGET": target}, target=None)
+    credentials = render_dbt_profile({**env, "DBT_TARGET": target})
 
     assert fields(credentials) == DEFAULTS | expected
 
 
 def test_given_a_chdb_url_then_the_embedded_target_renders(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    render_dbt_profile: Any, tmp_path: Path
 ) -> None:
     target, env = connection_env(f"chdb://{tmp_path}", schema="s1")
 
-    credentials = render(monkeypatch, env, target=target)
+    credentials = render_dbt_profile(env, target)
 
     assert type(credentials).__name__ == "ChdbCredentials"
     assert (credentials.chdb_path, credentials.schema) == (str(tmp_path), "s1")
