@@ -7,7 +7,8 @@ projects marts whose `dbt build` failed.
 One TOML file configures the chain (see docs/configuration.md)::
 
     [source]        # the connector's config, the same keys as the Airbyte form
-    [clickhouse]    # url (shared by every step); database = the marts database
+    [clickhouse]    # url (shared by every step); database = the marts database;
+                    # cluster = a ClickHouse cluster (ON CLUSTER DDL, Replicated engines)
     [landing]       # database = the landing database (Airbyte's destination database)
     [dbt]           # schema (models land in <schema>_staging / <schema>_marts), target
     [mongodb] [mysql] [expenses] [cloudtuner]   # the hook's sections (docs/cloudtuner-hook.md)
@@ -42,7 +43,8 @@ class ChainConfigError(Exception):
 class PipelineConfig:
     path: Path | None
     source: Mapping[str, Any] = field(repr=False)
-    clickhouse_url: str = ""
+    clickhouse_url: str = field(default="", repr=False)  # may hold a password
+    clickhouse_cluster: str | None = None
     landing_database: str = "kubecost"
     dbt_schema: str = DEFAULT_DBT_SCHEMA
     dbt_target: str | None = None
@@ -81,6 +83,7 @@ def load_pipeline_config(
         path=settings.path,
         source=source,
         clickhouse_url=text("clickhouse", "url") or default_clickhouse_url(),
+        clickhouse_cluster=text("clickhouse", "cluster"),
         landing_database=text("landing", "database") or DEFAULT_DATABASE,
         dbt_schema=text("dbt", "schema") or DEFAULT_DBT_SCHEMA,
         dbt_target=text("dbt", "target"),
@@ -151,6 +154,7 @@ def _sync(config: PipelineConfig, progress: Progress) -> Any:
             on_state=lambda s: progress.step(
                 "sync", f"{s.stream}: state committed", state=s.state, rows=s.records
             ),
+            cluster=config.clickhouse_cluster,
         )
     except LandingError as exc:
         raise StepFailed("sync", str(exc)) from exc
@@ -170,6 +174,7 @@ def _dbt(config: PipelineConfig, progress: Progress) -> Any:
             schema=config.dbt_schema,
             vars={"kubecost_database": config.landing_database},
             on_node=lambda node, status: progress.step("dbt", f"{node} {status}"),
+            cluster=config.clickhouse_cluster,
         )
     except TransformError as exc:
         raise StepFailed("dbt", str(exc)) from exc

@@ -54,6 +54,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="where the embedded ClickHouse lives, emptied first "
         "(default: ~/.local/share/kubecost-pipeline/demo, or $XDG_DATA_HOME's)",
     )
+    demo.add_argument(
+        "--clickhouse-url",
+        help="a ClickHouse server (http(s)://user:password@host:port) instead of embedded chDB; "
+        "the demo drops and rebuilds its own databases there (kubecost_demo*)",
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress output")
     demo.set_defaults(func=_demo_command)
 
@@ -122,6 +127,7 @@ def _demo_command(args: argparse.Namespace) -> int:
         seed=args.seed,
         workdir=args.workdir,
         progress=_progress(args),
+        clickhouse_url=args.clickhouse_url,
     )
 
 
@@ -146,22 +152,28 @@ def _webhook_command(args: argparse.Namespace) -> int:
 
 
 def _sql_command(args: argparse.Namespace) -> int:
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+
+    from kubecost_pipeline.clickhouse import ClickHouseUnavailable, ClickHouseURL, connect, explain
     from kubecost_pipeline.demo import demo_dir
     from kubecost_pipeline.landing import default_clickhouse_url
-    from kubecost_pipeline.landing.destination import connect
 
     url = args.clickhouse_url
     if url is None:
         demo = demo_dir() / "chdb"
         url = f"chdb://{demo}" if demo.exists() else default_clickhouse_url()
-    client = connect(url)
+    try:
+        target = ClickHouseURL.parse(url)
+        client = connect(target)
+    except ClickHouseUnavailable as exc:
+        return _fail(str(exc))
     try:
         result = client.query(args.query)
         print("\t".join(result.column_names))
         for row in result.result_rows:
             print("\t".join(str(value) for value in row))
-    except Exception as exc:
-        return _fail(f"query failed: {exc}")
+    except ClickHouseError as exc:
+        return _fail(f"query failed: {explain(exc, target)}")
     finally:
         client.close()
     return 0

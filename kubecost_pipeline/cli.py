@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if not args.verbose:  # their connection warnings repeat the one line our commands print
+        # (urllib3.connectionpool: clickhouse-connect sets `urllib3` itself when imported)
+        for library in ("clickhouse_connect", "urllib3.connectionpool"):
+            logging.getLogger(library).setLevel(logging.ERROR)
     try:
         return int(args.func(args) or 0)
     finally:

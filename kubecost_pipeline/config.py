@@ -29,7 +29,7 @@ ENV_PREFIX = "KUBECOST_PIPELINE__"
 
 # The keys of each section. [source] holds the connector's config (its spec's properties).
 SECTIONS: Mapping[str, frozenset[str]] = {
-    "clickhouse": frozenset({"url", "database"}),
+    "clickhouse": frozenset({"url", "database", "cluster"}),
     "landing": frozenset({"database"}),
     "dbt": frozenset({"schema", "target"}),
     "mongodb": frozenset({"uri", "database"}),
