@@ -67,8 +67,9 @@ class Marts:
     def expenses(
         self, cluster: str, levels: Sequence[str], lo: date, hi: date
     ) -> Generator[Sequence[Sequence[Any]], None, None]:
-        """Column blocks (cloud_resource_id, day as unix s, cost) of `cluster` at `levels`
-        for days lo..hi: columns, because this is the hook's biggest read."""
+        """Column blocks (level, resource_key, day as unix s, cost, k8s_namespace, k8s_node,
+        k8s_service) of `cluster` at `levels` for days lo..hi: columns, because this is the
+        hook's biggest read."""
         yield from self._stream(
             settings.EXPENSE_ROWS_SQL,
             columns=True,
