@@ -221,20 +221,18 @@ class Harness:
         expenses = self.request.get("expenses")
         if expenses is not None:
             self._create_expenses(expenses["columns"])
-            self._insert_rows(expenses["columns"], expenses["rows"])
+            for part in expenses["parts"]:  # one INSERT per part of the hook's table, in order
+                self._insert_rows(expenses["columns"], part)
 
     def _create_expenses(self, columns: list[list[str]]) -> None:
-        """`expenses` made by diworker's own migration; CloudTuner's three columns on top."""
-        from diworker.diworker.migrations import (  # type: ignore[attr-defined]
-            __path__ as migrations_path,
-        )
+        """`expenses` and `traffic_expenses` made by diworker's own migrations; CloudTuner's
+        three k8s columns on top when the hook's table has them."""
+        from diworker.diworker import migrations
 
-        module = _load_migration(
-            Path(migrations_path[0]) / "202111031530000_clickhouse_database.py"
-        )
-        migration = module.Migration.__new__(module.Migration)
-        migration.config_cl = self.config
-        migration.upgrade()
+        folder = Path(migrations.__path__[0])
+        for name in ("202111031530000_clickhouse_database", "202204201635000_traffic_expenses_table"):
+            module = _load_migration(folder / f"{name}.py")
+            module.Migration(self.config, self.mongo.restapi).upgrade()
         extra = [name for name, _ in columns[5:]]
         if extra:
             import clickhouse_driver
@@ -365,7 +363,9 @@ def op_discover(h: Harness, organization_id: str, type: str = "k8s_pod", **_: An
         CloudResourceDiscover,
     )
 
-    return CloudResourceDiscover(h.session(), h.config).list(organization_id, type=type)
+    return CloudResourceDiscover(h.session(), h.config).list(
+        organization_id, type=type, filters="{}", sort="{}"
+    )
 
 
 def op_schedule(h: Harness, **_: Any) -> dict[str, Any]:
@@ -444,10 +444,7 @@ def op_cloud_expenses(
     from rest_api.rest_api_server.controllers.cloud_account import CloudAccountController
 
     controller = CloudAccountController(h.session(), h.config)
-    account = controller.get(account_id)
-    return controller.get_expenses(
-        account, datetime.utcfromtimestamp(start), datetime.utcfromtimestamp(end), filter_by
-    )
+    return controller.get_expenses(controller.get(account_id), start, end, filter_by)
 
 
 def op_diworker_totals(h: Harness, account_id: str, **_: Any) -> dict[str, Any]:
