@@ -84,6 +84,7 @@ class OptScale:
         env = {**os.environ, "OPTSCALE_SOURCE": str(OPTSCALE_SOURCE),
                "PYTHONPYCACHEPREFIX": str(ROOT / ".optscale-venv" / "pycache"),
                "PYTHONWARNINGS": "ignore"}  # fmt: skip
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # OptScale's modules: compiled once, cached
         done = subprocess.run(
             [str(OPTSCALE_PYTHON), str(DRIVER), str(path)],
             capture_output=True, text=True, timeout=600, env=env, check=False,
@@ -272,8 +273,10 @@ def test_given_four_runs_then_optscale_services_run_and_agree_with_the_marts(
     tmp_path: Path,
 ) -> None:
     optscale = OptScale(mysql_database, tmp_path)
-    (setup,) = optscale.run([{"op": "setup", "accounts": 2}])["results"]
+    setup, schedule = optscale.run([{"op": "setup", "accounts": 2}, {"op": "schedule"}])["results"]
     org = setup["ok"]
+    # OptScale's own default: accounts come with an enabled k8s_pod discovery, dispatched.
+    assert sorted(schedule["ok"]["tasks"]) == sorted([a, "k8s_pod"] for a in org["account_ids"])
     history = History(two_clusters(days=3), dict(zip(CLUSTERS, org["account_ids"], strict=True)))
     expenses_db = f"{ch_database}_ct"
     ch_client.command("CREATE DATABASE {db:Identifier}", parameters={"db": expenses_db})

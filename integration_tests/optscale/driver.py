@@ -18,12 +18,14 @@ SDKs these paths never call (`cloud_sdk_stubs`).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import socket
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -262,7 +264,9 @@ class Harness:
 
     # -- OptScale's REST API over real HTTP (the discovery scheduler and worker use it) --
 
-    def start_api(self) -> None:
+    @functools.cached_property
+    def api(self) -> int:
+        """OptScale's REST API on a local port, started once; returns the port."""
         from rest_api.rest_api_server.server import get_handlers
 
         ready = threading.Event()
@@ -279,7 +283,9 @@ class Harness:
             loop.start()
 
         threading.Thread(target=serve, daemon=True).start()
-        ready.wait(10)
+        if not ready.wait(30):
+            raise RuntimeError("OptScale's REST API did not start")
+        return self.api_port
 
 
 def _load_migration(path: Path) -> Any:
@@ -372,7 +378,7 @@ def op_schedule(h: Harness, **_: Any) -> dict[str, Any]:
     """One run of the discovery scheduler: which (cloud account, resource type) it publishes."""
     import importlib
 
-    h.start_api()
+    h.api  # noqa: B018 (started on first use)
     scheduler = importlib.import_module("docker_images.resource_discovery.scheduler")
     tasks = scheduler.process(h.config)
     return {"tasks": [list(t) for org_tasks in tasks.values() for t in org_tasks]}
@@ -384,7 +390,7 @@ def op_discovery_worker(h: Harness, tasks: list[list[str]], **_: Any) -> dict[st
 
     from kombu import Connection
 
-    h.start_api()
+    h.api  # noqa: B018 (started on first use)
     worker_module = importlib.import_module("docker_images.resource_discovery.worker")
     with Connection("memory://") as connection:
         worker = worker_module.DiscoveryWorker(connection, h.config)
@@ -503,11 +509,13 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     harness.load()
     results = []
     for step in request.get("steps", []):
+        started = time.perf_counter()
         try:
             results.append({"ok": OPERATIONS[step["op"]](harness, **step)})
         except Exception as exc:  # reported to the test, which decides
             LOG.exception("%s failed", step["op"])
             results.append({"error": f"{type(exc).__name__}: {exc}"})
+        results[-1]["seconds"] = round(time.perf_counter() - started, 3)
     session = harness.session()
     discovery = session.execute(
         "SELECT cloud_account_id, resource_type, enabled, last_discovery_at, last_error_at, "
