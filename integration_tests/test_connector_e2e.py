@@ -414,8 +414,10 @@ def test_given_two_syncs_when_read_then_each_read_of_a_day_is_one_counted_extrac
     read again gets a new id that sorts after the first."""
     with SimulatorServer(FLEET, flavour="kubecost2") as server:
         config = _config(server, end_date=day(1), page_size=5)
-        runs = [Run("read", tmp_path / str(n), config, streams=["allocations", "assets"])
-                for n in range(2)]
+        runs = [
+            Run("read", tmp_path / str(n), config, streams=["allocations", "assets"])
+            for n in range(2)
+        ]
     ids: list[dict[tuple[str, str], str]] = []
     for run in runs:
         assert run.returncode == 0, run.errors()

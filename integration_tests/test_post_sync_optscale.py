@@ -94,8 +94,8 @@ class OptScale:
         answer = json.loads(done.stdout)
         errors = [(s["op"], r["error"]) for s, r in zip(steps, answer["results"], strict=True)
                   if "error" in r]  # fmt: skip
-        assert not errors, f"OptScale's code failed on the hook's output: {errors}\n" + (
-            done.stderr[-3000:]
+        assert not errors, (
+            f"OptScale's code failed on the hook's output: {errors}\n" + (done.stderr[-3000:])
         )
         if stores is not None:  # what OptScale's services changed, back to the hook's stores
             stores.resources.delete_many({})
@@ -217,7 +217,7 @@ def check_expenses(history: History, answers: list[dict], resources: Any) -> Non
         assert answer["ok"]["total_cost"] == pytest.approx(sum(want.values()), abs=1e-6)
         types = {e["resource_type"] for e in listed}
         assert types <= {"K8s Pod", "K8s Unmounted Volumes"}, types  # no roll-up is listed
-    summary, breakdown, *cloud = answers[len(days):]
+    summary, breakdown, *cloud = answers[len(days) :]
     total = sum(pod_costs.values())
     assert summary["ok"]["total_cost"] == pytest.approx(total, abs=1e-6)
     by_namespace: dict[str, float] = defaultdict(float)

@@ -50,7 +50,6 @@ import tornado.httpserver  # noqa: E402
 import tornado.ioloop  # noqa: E402
 import tornado.web  # noqa: E402
 from bson import json_util  # noqa: E402
-
 from optscale_client.config_client.client import Client as ConfigClient  # noqa: E402
 
 LOG = logging.getLogger("optscale-driver")
@@ -105,7 +104,7 @@ def free_port() -> int:
 class _JsonHandler(BaseHTTPRequestHandler):
     answer: Callable[[str], Any]
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         body = json.dumps(self.answer(self.path)).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -232,8 +231,9 @@ class Harness:
         from diworker.diworker import migrations
 
         folder = Path(migrations.__path__[0])
-        for name in ("202111031530000_clickhouse_database", "202204201635000_traffic_expenses_table"):
-            module = _load_migration(folder / f"{name}.py")
+        for name in ("202111031530000_clickhouse_database.py",
+                     "202204201635000_traffic_expenses_table.py"):  # fmt: skip
+            module = _load_migration(folder / name)
             module.Migration(self.config, self.mongo.restapi).upgrade()
         extra = [name for name, _ in columns[5:]]
         if extra:
@@ -457,7 +457,6 @@ def op_diworker_totals(h: Harness, account_id: str, **_: Any) -> dict[str, Any]:
     """diworker's expense info of every resource of the account, computed by its own code and
     written by it (`update_resource_expense_info`), as after an import of the latest day."""
     import clickhouse_driver
-
     from diworker.diworker.importers.base import BaseReportImporter
 
     importer = BaseReportImporter(

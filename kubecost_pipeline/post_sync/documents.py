@@ -157,8 +157,9 @@ def desired_documents(rows: Iterable[Sequence[Any]], p: Projection) -> Iterator[
         if r["level"] != "pod":
             rollups.append(r)
             continue
-        if r["last_seen_date"] >= p.horizon and resource_type("pod", r["resource_key"]) == (
-            settings.RESOURCE_TYPES["pod"]
+        if (
+            r["last_seen_date"] >= p.horizon
+            and resource_type("pod", r["resource_key"]) == (settings.RESOURCE_TYPES["pod"])
         ):
             counts["namespace", r["k8s_namespace"]] += 1
             counts["node", r["k8s_node"]] += 1
@@ -300,9 +301,6 @@ def update_for(
     """
     first, last = desired.widened(existing)
     values = [desired.owned[f] for f in VIEW]
-    seen: list[Any] = [first, last]
-    if desired.resource:
-        seen += [day_start(first), day_start(last)]
     update: dict[str, Any] = {}
     if existing is None:
         owned = dict(zip(VIEW, values, strict=True))
@@ -310,8 +308,9 @@ def update_for(
     else:
         owned = {f: v for f, h, v in zip(VIEW, existing.fingerprint, values, strict=True)
                  if h != fingerprint(v)}  # fmt: skip
-        seen_changed = (first, last) != (existing.first_seen, existing.last_seen) or (
-            desired.resource and {"_first_seen_date", "_last_seen_date"} - existing.present
+        missing_dates = {"_first_seen_date", "_last_seen_date"} - existing.present
+        seen_changed = (first, last) != (existing.first_seen, existing.last_seen) or bool(
+            desired.resource and missing_dates
         )
     totals = desired.totals
     if totals is not None and not same_totals(

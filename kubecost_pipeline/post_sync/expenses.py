@@ -12,7 +12,6 @@ so memory does not grow with history.
 from __future__ import annotations
 
 import logging
-from itertools import repeat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -164,9 +163,7 @@ class Expenses:
         for lo, hi in day_chunks(marts.expense_days(cluster, levels), chunk_rows):
             with closing(marts.expenses(cluster, levels, lo, hi)) as blocks:
                 desired = self._desired(blocks, ids)
-            existing = (
-                self._existing(account_id, lo, hi, owned) if self.table.exists else ({}, {})
-            )
+            existing = self._existing(account_id, lo, hi, owned) if self.table.exists else ({}, {})
             rows = list(self._rows(account_id, desired, existing, plan))
             if rows and not dry_run:
                 self._insert(rows)
@@ -201,11 +198,12 @@ class Expenses:
         for levels, keys, days, costs, namespaces, nodes, services in blocks:
             resource_ids = list(map(ids.get, zip(levels, keys, strict=True)))
             missing += resource_ids.count(None)
-            k8s: Iterable[K8s] = repeat(())
+            k8s: Sequence[K8s] = [()] * len(costs)
             if self.table.k8s:
-                k8s = zip(map(_null, namespaces), map(_null, nodes), map(_null, services))
+                k8s = list(zip(map(_null, namespaces), map(_null, nodes), map(_null, services),
+                               strict=True))  # fmt: skip
             desired.update(
-                zip(zip(resource_ids, days, strict=True), zip(k8s, costs), strict=True)
+                zip(zip(resource_ids, days, strict=True), zip(k8s, costs, strict=True), strict=True)
             )
         if missing:
             logger.warning("%d expense rows have no k8s_resources row; skipped", missing)
@@ -220,14 +218,18 @@ class Expenses:
         two runs that moved it): those days are also in the second dict, with every group."""
         live: dict[tuple[str, int], Live] = {}
         several: dict[tuple[str, int], list[Live]] = {}
-        sql = settings.EXISTING_K8S_EXPENSES_SQL if self.table.k8s else settings.EXISTING_EXPENSES_SQL
+        sql = settings.EXISTING_EXPENSES_SQL
+        if self.table.k8s:
+            sql = settings.EXISTING_K8S_EXPENSES_SQL
         for block in self._stream(
             sql, db=self.db, account=account_id, lo=midnight_ts(lo), hi=midnight_ts(hi)
         ):
             resource_ids, days, nets = block[:3]
-            values: Iterable[K8s] = zip(*block[3:]) if self.table.k8s else repeat(())
+            values: Sequence[K8s] = [()] * len(nets)
+            if self.table.k8s:
+                values = list(zip(*block[3:], strict=True))
             pairs: Iterable[tuple[tuple[str, int], Live]] = zip(
-                zip(resource_ids, days), zip(values, nets)
+                zip(resource_ids, days, strict=True), zip(values, nets, strict=True), strict=True
             )
             if not owned.issuperset(resource_ids):  # rows of other writers: leave them be
                 pairs = [(key, group) for key, group in pairs if key[0] in owned]

@@ -102,7 +102,10 @@ def open_stores(config: HookConfig, stack: ExitStack) -> Stores:
     marts = clickhouse(config.marts_url, "ClickHouse marts")
     same = config.expenses_clickhouse_url == config.marts_url
     expenses = marts if same else clickhouse(config.expenses_clickhouse_url, "ClickHouse expenses")
-    mongo: Any = pymongo.MongoClient(config.mongodb_uri, tz_aware=False)
+    try:
+        mongo: Any = pymongo.MongoClient(config.mongodb_uri, tz_aware=False)
+    except (pymongo.errors.PyMongoError, ValueError) as exc:  # e.g. no SRV record
+        raise StoreError("MongoDB resources", exc) from exc
     stack.callback(mongo.close)
     return Stores(
         marts=marts, expenses=expenses, mongo=mongo, mysql=lambda: connect(config.mysql_url)

@@ -611,9 +611,7 @@ class TestFailures:
         assert row[1].startswith("ClickHouse expenses failed") and len(row[1]) == 255
         assert row[2:] == before  # nothing else changed
         # Mongo is consistent on its own: one document per resource, none duplicated.
-        assert resources.count_documents({}) == len(
-            set(name(d) for d in resources.find({}))
-        )
+        assert resources.count_documents({}) == len(set(name(d) for d in resources.find({})))
 
         result = project(make_config(), stores=stores, now=NOW + DAY)
 
