@@ -264,6 +264,7 @@ def check_resources(history: History, answers: dict[str, Any], resources: Any) -
     assert apps == expected
 
 
+@pytest.mark.timeout(900)  # five OptScale processes and four hook runs; slow on a busy machine
 @pytest.mark.parametrize("shape", ["optscale", "cloudtuner"])
 def test_given_four_runs_then_optscale_services_run_and_agree_with_the_marts(
     shape: str,
