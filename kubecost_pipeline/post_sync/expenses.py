@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 STORE = "ClickHouse expenses"
 K8s = tuple[str | None, ...]  # (namespace, node, service) on CloudTuner's table, else ()
 Live = tuple[K8s, float]  # a day's k8s values and net cost
+# A day's state as read: its cost on OptScale's table (millions of them: no tuple around a
+# float), (k8s values, cost) on CloudTuner's.
+State = Any
 Row = tuple[Any, ...]  # cloud_account_id, resource_id, date (unix s), cost, sign, *k8s
 Key = tuple[str, str]  # (level, resource_key)
 
@@ -161,7 +164,7 @@ class Expenses:
         plan = ExpensePlan()
         owned = set(ids.values())
         for lo, hi in day_chunks(marts.expense_days(cluster, levels), chunk_rows):
-            with closing(marts.expenses(cluster, levels, lo, hi)) as blocks:
+            with closing(marts.expenses(cluster, levels, lo, hi, self.table.k8s)) as blocks:
                 desired = self._desired(blocks, ids)
             existing = self._existing(account_id, lo, hi, owned) if self.table.exists else ({}, {})
             rows = list(self._rows(account_id, desired, existing, plan))
@@ -190,21 +193,20 @@ class Expenses:
 
     def _desired(
         self, blocks: Iterable[Sequence[Sequence[Any]]], ids: Mapping[Key, str]
-    ) -> dict[tuple[str, int], Live]:
-        """(resource `_id`, day) -> (k8s values, cost). Whole columns at a time: millions of
-        rows."""
-        desired: dict[tuple[Any, int], Live] = {}
+    ) -> dict[tuple[str, int], State]:
+        """(resource `_id`, day) -> its state in the marts. Whole columns at a time: millions
+        of rows."""
+        desired: dict[tuple[Any, int], State] = {}
         missing = 0
-        for levels, keys, days, costs, namespaces, nodes, services in blocks:
+        for levels, keys, days, costs, *k8s_columns in blocks:
             resource_ids = list(map(ids.get, zip(levels, keys, strict=True)))
             missing += resource_ids.count(None)
-            k8s: Sequence[K8s] = [()] * len(costs)
+            states: Iterable[State] = costs
             if self.table.k8s:
-                k8s = list(zip(map(_null, namespaces), map(_null, nodes), map(_null, services),
-                               strict=True))  # fmt: skip
-            desired.update(
-                zip(zip(resource_ids, days, strict=True), zip(k8s, costs, strict=True), strict=True)
-            )
+                namespaces, nodes, services = (map(_null, c) for c in k8s_columns)
+                values = zip(namespaces, nodes, services, strict=True)
+                states = zip(values, costs, strict=True)
+            desired.update(zip(zip(resource_ids, days, strict=True), states, strict=True))
         if missing:
             logger.warning("%d expense rows have no k8s_resources row; skipped", missing)
             desired = {k: v for k, v in desired.items() if k[0] is not None}
@@ -212,11 +214,11 @@ class Expenses:
 
     def _existing(
         self, account_id: str, lo: date, hi: date, owned: set[str]
-    ) -> tuple[dict[tuple[str, int], Live], dict[tuple[str, int], list[Live]]]:
-        """(resource `_id`, day) -> live (k8s values, net cost) of the hook's rows in lo..hi.
-        On CloudTuner's table a day can have live rows with several k8s values (a crash between
+    ) -> tuple[dict[tuple[str, int], State], dict[tuple[str, int], list[Live]]]:
+        """(resource `_id`, day) -> the live state of the hook's rows in lo..hi. On
+        CloudTuner's table a day can have live rows with several k8s values (a crash between
         two runs that moved it): those days are also in the second dict, with every group."""
-        live: dict[tuple[str, int], Live] = {}
+        live: dict[tuple[str, int], State] = {}
         several: dict[tuple[str, int], list[Live]] = {}
         sql = settings.EXISTING_EXPENSES_SQL
         if self.table.k8s:
@@ -225,29 +227,29 @@ class Expenses:
             sql, db=self.db, account=account_id, lo=midnight_ts(lo), hi=midnight_ts(hi)
         ):
             resource_ids, days, nets = block[:3]
-            values: Sequence[K8s] = [()] * len(nets)
+            states: Iterable[State] = nets
             if self.table.k8s:
-                values = list(zip(*block[3:], strict=True))
-            pairs: Iterable[tuple[tuple[str, int], Live]] = zip(
-                zip(resource_ids, days, strict=True), zip(values, nets, strict=True), strict=True
+                states = zip(zip(*block[3:], strict=True), nets, strict=True)
+            pairs: Iterable[tuple[tuple[str, int], State]] = zip(
+                zip(resource_ids, days, strict=True), states, strict=True
             )
             if not owned.issuperset(resource_ids):  # rows of other writers: leave them be
-                pairs = [(key, group) for key, group in pairs if key[0] in owned]
+                pairs = [(key, state) for key, state in pairs if key[0] in owned]
             if not self.table.k8s:
                 live.update(pairs)  # one row per (resource, day): GROUP BY resource_id, date
                 continue
-            for key, group in pairs:
+            for key, state in pairs:
                 if key in live:
-                    several.setdefault(key, [live[key]]).append(group)
+                    several.setdefault(key, [live[key]]).append(state)
                 else:
-                    live[key] = group
+                    live[key] = state
         return live, several
 
     def _rows(
         self,
         account_id: str,
-        desired: dict[tuple[str, int], Live],
-        existing: tuple[dict[tuple[str, int], Live], dict[tuple[str, int], list[Live]]],
+        desired: dict[tuple[str, int], State],
+        existing: tuple[dict[tuple[str, int], State], dict[tuple[str, int], list[Live]]],
         plan: ExpensePlan,
     ) -> Iterator[Row]:
         """The rows to insert: pairs first, then single +1 rows (an even prefix keeps each
@@ -263,9 +265,11 @@ class Expenses:
         gone = [key for key in live if key not in desired]  # days dbt no longer has
         plan.unchanged += len(desired) - len(changed)
         singles: list[Row] = []
+        as_live = (lambda state: state) if self.table.k8s else (lambda cost: ((), cost))
         for key, new in [*changed, *((key, None) for key in gone)]:
-            groups = several.get(key) or ([live[key]] if key in live else [])
-            target = new if new is not None else (groups[-1][0], 0.0)  # zeroed where it is
+            groups = several.get(key) or ([as_live(live[key])] if key in live else [])
+            # a day dbt no longer has is zeroed where it is
+            target = as_live(new) if new is not None else (groups[-1][0], 0.0)
             rows = k8s_correction(target, groups)
             if not rows:
                 plan.unchanged += new is not None

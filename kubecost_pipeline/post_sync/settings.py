@@ -136,6 +136,15 @@ ORDER BY date
 # A Date is days since 1970-01-01, so date * 86400 is its UTC midnight in unix seconds. The
 # mart's key is (date, cluster, level, resource_key): any() picks the row's only value.
 EXPENSE_ROWS_SQL = """
+SELECT level, resource_key, toUInt32(date) * 86400, sum(total_cost)
+FROM {db:Identifier}.k8s_expenses_daily
+WHERE cluster = {cluster:String} AND level IN {levels:Array(String)}
+  AND date BETWEEN {lo:Date} AND {hi:Date}
+GROUP BY level, resource_key, date
+"""
+# The same with the row's k8s values, for CloudTuner's `expenses` (read only for it: three
+# string columns of millions of rows).
+EXPENSE_K8S_ROWS_SQL = """
 SELECT level, resource_key, toUInt32(date) * 86400, sum(total_cost),
        any(k8s_namespace), any(k8s_node), any(k8s_service)
 FROM {db:Identifier}.k8s_expenses_daily
