@@ -24,4 +24,4 @@ USER airbyte
 ENV AIRBYTE_ENTRYPOINT="/entrypoint.sh"
 ENTRYPOINT ["/entrypoint.sh"]
 LABEL io.airbyte.name=airbyte/source-kubecost
-LABEL io.airbyte.version=0.2.0
+LABEL io.airbyte.version=0.3.0

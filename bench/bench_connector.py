@@ -1,29 +1,41 @@
-"""Benchmark of the source-kubecost read process on days of 50,000 containers (~85 MB JSON).
+"""Benchmark: `source-kubecost read` against the real opencost-parquet-exporter, same stub.
 
-Runs, side by side in one process tree:
-  * `source-kubecost read` (the real console script) for one day and for seven days;
-  * the opencost-parquet-exporter approach on the same day: requests + response.json() +
-    pandas.json_normalize + parquet.
-It reports records per second (wall clock of the whole process, start-up included) and the
-peak RSS of that process, and writes them into notes/connector.md.
+One day of 50,000 containers (~89 MB of Kubecost 2.x JSON) is served by a stub HTTP server in
+its own process. Alternating, in pairs:
 
-    .venv/bin/python bench/bench_connector.py [--containers 50000] [--days 7] [--repeat 3]
+  * `source-kubecost read` (the console script: day workers, direct output) for one day, and
+    for a backfill of `--days` days;
+  * the opencost-parquet-exporter, its own code from ../shared/peers/ (Apache-2.0), imported
+    at run time and never copied: its `main()` (`get_config`, `request_data`,
+    `process_result`, `save_result` to a local parquet file), one process per day as its
+    CronJob runs it. It runs in its own environment (`make .venv-peer`: its dependencies,
+    pandas 2.x as ours).
 
-One-day runs are short (2-5 s) and noisy: each is run `--repeat` times and the median is
-reported (peak memory: the highest of the runs).
+Each run is a whole process (start-up and imports included): wall seconds, CPU seconds (user +
+sys of the process and its children), peak RSS summed over the process tree, and records/s.
+The ratio is taken per pair (records/s of ours over the exporter's); the table gives the
+median and the spread (min-max) over the pairs, and the load average before and after.
+
+    .venv/bin/python bench/bench_connector.py [--containers 50000] [--days 7] [--pairs 5]
+        [--backfill-pairs 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import os
 import random
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,8 +43,33 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTES = ROOT / "notes" / "connector.md"
-MARK = "<!-- bench:connector -->"
+PEER = ROOT.parent / "shared" / "peers" / "opencost-parquet-exporter" / "src"
+PEER_PYTHON = ROOT / ".venv-peer" / "bin" / "python"
+FIRST = date(2024, 5, 1)
+_NUMBERS = (
+    "cpuCores",
+    "cpuCoreRequestAverage",
+    "cpuCoreUsageAverage",
+    "cpuCoreHours",
+    "ramBytes",
+    "ramByteRequestAverage",
+    "ramByteUsageAverage",
+    "ramByteHours",
+    "networkTransferBytes",
+    "networkReceiveBytes",
+    "networkCost",
+    "networkCrossZoneCost",
+    "networkCrossRegionCost",
+    "networkInternetCost",
+    "pvBytes",
+    "pvByteHours",
+    "pvCost",
+    "cpuEfficiency",
+    "ramEfficiency",
+    "totalEfficiency",
+    "gpuRequestAverage",
+    "gpuUsageAverage",
+)
 
 
 def write_day(path: Path, containers: int, seed: int = 7) -> int:
@@ -64,33 +101,7 @@ def write_day(path: Path, containers: int, seed: int = 7) -> int:
                 "start": "2024-05-01T00:00:00Z",
                 "end": "2024-05-02T00:00:00Z",
                 "minutes": 1440,
-                **{
-                    k: round(rng.random() * 3, 5)
-                    for k in (
-                        "cpuCores",
-                        "cpuCoreRequestAverage",
-                        "cpuCoreUsageAverage",
-                        "cpuCoreHours",
-                        "ramBytes",
-                        "ramByteRequestAverage",
-                        "ramByteUsageAverage",
-                        "ramByteHours",
-                        "networkTransferBytes",
-                        "networkReceiveBytes",
-                        "networkCost",
-                        "networkCrossZoneCost",
-                        "networkCrossRegionCost",
-                        "networkInternetCost",
-                        "pvBytes",
-                        "pvByteHours",
-                        "pvCost",
-                        "cpuEfficiency",
-                        "ramEfficiency",
-                        "totalEfficiency",
-                        "gpuRequestAverage",
-                        "gpuUsageAverage",
-                    )
-                },
+                **{k: round(rng.random() * 3, 5) for k in _NUMBERS},
                 "cpuCost": round(cpu, 5),
                 "cpuCostAdjustment": round(-cpu / 10, 5),
                 "cpuCostIdle": 0,
@@ -120,7 +131,9 @@ def write_day(path: Path, containers: int, seed: int = 7) -> int:
     return path.stat().st_size
 
 
-def serve(payload: Path) -> ThreadingHTTPServer:
+def _serve(payload: Path, port: multiprocessing.SimpleQueue) -> None:  # type: ignore[type-arg]
+    """The stub: every allocation query gets the day; anything else a small cluster info."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if "/allocation" in self.path:
@@ -134,6 +147,7 @@ def serve(payload: Path) -> ThreadingHTTPServer:
             else:
                 body = b'{"code":200,"data":{"id":"c0","name":"bench"}}'
                 self.send_response(200)
+                self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -142,183 +156,175 @@ def serve(payload: Path) -> ThreadingHTTPServer:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    port.put(server.server_address[1])
+    server.serve_forever()
 
 
-def measure(command: list[str], stdout_counter: bool) -> tuple[float, float, float, int]:
-    """Wall seconds, peak RSS and peak PSS (MB) of the process tree, RECORD lines on stdout.
+@dataclass
+class Run:
+    records: int
+    wall: float
+    cpu: float
+    rss: float  # MB, peak summed over the process tree
 
-    RSS summed over processes counts the pages a forked read-ahead child shares with its
-    parent twice; PSS splits shared pages between the processes that map them.
-    """
+    @property
+    def rate(self) -> float:
+        return self.records / self.wall
+
+
+def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[Run, bytes]:
+    """One process: its wall and CPU seconds, peak RSS of its tree, and its stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    peak, peak_pss, records = 0, 0, 0
-    ps = psutil.Process(proc.pid)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    peak = 0
     stop = threading.Event()
+    tree = psutil.Process(proc.pid)
 
     def poll() -> None:
-        nonlocal peak, peak_pss
+        nonlocal peak
         while not stop.is_set():
-            try:
-                tree = [ps, *ps.children(True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree))
-                peak_pss = max(peak_pss, sum(p.memory_full_info().pss for p in tree))
-            except psutil.Error:
-                pass
+            with contextlib.suppress(psutil.Error):
+                peak = max(peak, sum(p.memory_info().rss for p in [tree, *tree.children(True)]))
             time.sleep(0.02)
 
     threading.Thread(target=poll, daemon=True).start()
     assert proc.stdout is not None
-    for line in proc.stdout:
-        if stdout_counter and line.startswith(b'{"type":"RECORD"'):
-            records += 1
-        elif not stdout_counter and line.startswith(b"records="):
-            records = int(line.split(b"=")[1])
+    out = proc.stdout.read()
     proc.wait()
+    wall = time.perf_counter() - start
     stop.set()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode:
-        raise SystemExit(f"{command[0]} failed with exit code {proc.returncode}")
-    return time.perf_counter() - start, peak / 2**20, peak_pss / 2**20, records
+        raise SystemExit(f"{command[:3]} failed with exit code {proc.returncode}")
+    return Run(0, wall, cpu, peak / 2**20), out
 
 
-def median_of(
-    runs: int, command: list[str], stdout_counter: bool
-) -> tuple[float, float, float, int]:
-    """The median wall time of `runs` runs, with the highest peak memory of them."""
-    results = sorted(measure(command, stdout_counter) for _ in range(runs))
-    seconds, _, _, records = results[len(results) // 2]
-    return seconds, max(r[1] for r in results), max(r[2] for r in results), records
+def connector(url: str, days: int, workdir: Path) -> Run:
+    config = {
+        "url": url,
+        "flavour": "kubecost",
+        "start_date": FIRST.isoformat(),
+        "end_date": (FIRST + timedelta(days=days - 1)).isoformat(),
+        "lookback_days": 0,
+    }
+    (workdir / "config.json").write_text(json.dumps(config))
+    stream = {"name": "allocations", "json_schema": {}, "supported_sync_modes": ["incremental"]}
+    catalog = {
+        "streams": [
+            {"stream": stream, "sync_mode": "incremental", "destination_sync_mode": "append"}
+        ]
+    }
+    (workdir / "catalog.json").write_text(json.dumps(catalog))
+    script = str(Path(sys.executable).parent / "source-kubecost")
+    args = ["read", "--config", str(workdir / "config.json")]
+    run, out = measure([script, *args, "--catalog", str(workdir / "catalog.json")])
+    run.records = sum(line.startswith(b'{"type":"RECORD"') for line in out.splitlines())
+    return run
 
 
-PARQUET_APPROACH = """
-import sys, requests, pandas as pd
-url, out, days = sys.argv[1], sys.argv[2], int(sys.argv[3])
-total = 0
-for day in range(1, days + 1):
-    window = f"2024-05-{day:02d}T00:00:00Z,2024-05-{day + 1:02d}T00:00:00Z"
-    response = requests.get(url, params={"window": window, "aggregate": "namespace,pod,container",
-        "accumulate": "true"}, timeout=(15, None))
-    data = response.json()["data"]
-    rows = [r for s in data for r in s.values()]
-    frame = pd.json_normalize(rows)
-    frame.to_parquet(f"{out}.{day}")
-    total += len(frame)
-print(f"records={total}")
-"""
+PEER_MAIN = (
+    "import sys; sys.path.insert(0, sys.argv[1]); import opencost_parquet_exporter as e; e.main()"
+)
+
+
+def exporter(port: int, days: int, workdir: Path) -> Run:
+    """The exporter's `main()`, one process per day (its CronJob), into local parquet files."""
+    import pyarrow.parquet as pq
+
+    total = Run(0, 0.0, 0.0, 0.0)
+    for n in range(days):
+        day = FIRST + timedelta(days=n)
+        prefix = workdir / "parquet"
+        env = {
+            **os.environ,
+            "OPENCOST_PARQUET_SVC_HOSTNAME": "127.0.0.1",
+            "OPENCOST_PARQUET_SVC_PORT": str(port),
+            "OPENCOST_PARQUET_WINDOW_START": f"{day}T00:00:00Z",
+            "OPENCOST_PARQUET_WINDOW_END": f"{day + timedelta(days=1)}T00:00:00Z",
+            "OPENCOST_PARQUET_FILE_KEY_PREFIX": str(prefix),
+            "OPENCOST_PARQUET_STORAGE_BACKEND": "aws",
+            "OPENCOST_PARQUET_S3_BUCKET": "",  # an empty bucket: a local file
+        }
+        run, _ = measure([str(PEER_PYTHON), "-c", PEER_MAIN, str(PEER)], env)
+        written = prefix / f"year={day.year}/month={day.month}/day={day.day}/k8s_opencost.parquet"
+        run.records = pq.ParquetFile(written).metadata.num_rows
+        written.unlink()
+        total = Run(
+            total.records + run.records,
+            total.wall + run.wall,
+            total.cpu + run.cpu,
+            max(total.rss, run.rss),
+        )
+    return total
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    low, middle, high = (
+        format(v, fmt) for v in (min(values), statistics.median(values), max(values))
+    )
+    return f"{middle} ({low}-{high})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--containers", type=int, default=50000)
     parser.add_argument("--days", type=int, default=7)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each one-day measure")
+    parser.add_argument("--pairs", type=int, default=5, help="alternating one-day pairs")
+    parser.add_argument("--backfill-pairs", type=int, default=3, help="alternating backfill pairs")
     args = parser.parse_args()
-    bindir = Path(sys.executable).parent
+    if not PEER_PYTHON.exists():
+        raise SystemExit("The exporter's environment is missing: run `make .venv-peer` first.")
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         payload = workdir / "day.json"
         size = write_day(payload, args.containers)
-        server = serve(payload)
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        results = []
-        for days, read_ahead in ((1, True), (args.days, True), (args.days, False)):
-            first = date(2024, 5, 1)
-            config = {
-                "url": url,
-                "flavour": "kubecost",
-                "start_date": first.isoformat(),
-                "end_date": (first + timedelta(days=days - 1)).isoformat(),
-                "lookback_days": 0,
-                "read_ahead": read_ahead,
-            }
-            (workdir / "config.json").write_text(json.dumps(config))
-            catalog = {
-                "streams": [
-                    {
-                        "stream": {
-                            "name": "allocations",
-                            "json_schema": {},
-                            "supported_sync_modes": ["incremental"],
-                        },
-                        "sync_mode": "incremental",
-                        "destination_sync_mode": "append",
-                    }
-                ]
-            }
-            (workdir / "catalog.json").write_text(json.dumps(catalog))
-            command = [
-                str(bindir / "source-kubecost"),
-                "read",
-                "--config",
-                str(workdir / "config.json"),
-                "--catalog",
-                str(workdir / "catalog.json"),
-            ]
-            seconds, rss, pss, records = median_of(
-                args.repeat if days == 1 else 1, command, stdout_counter=True
-            )
-            label = f"source-kubecost read, {days} day(s)" + (
-                "" if read_ahead else ", read_ahead off (one process)"
-            )
-            results.append((label, seconds, rss, pss, records))
-        script = workdir / "parquet_approach.py"
-        script.write_text(PARQUET_APPROACH)
-        for days in (1, args.days):
-            command = [
-                sys.executable,
-                str(script),
-                f"{url}/allocation",
-                str(workdir / "out"),
-                str(days),
-            ]
-            seconds, rss, pss, records = median_of(
-                args.repeat if days == 1 else 1, command, stdout_counter=False
-            )
-            results.append(
-                (f"opencost-parquet-exporter approach, {days} day(s)", seconds, rss, pss, records)
-            )
-        server.shutdown()
+        context = multiprocessing.get_context("fork")
+        ports = context.SimpleQueue()
+        server = context.Process(target=_serve, args=(payload, ports), daemon=True)
+        server.start()
+        port = ports.get()
+        url = f"http://127.0.0.1:{port}"
+        rows = []
+        for days, pairs in ((1, args.pairs), (args.days, args.backfill_pairs)):
+            ours, theirs = [], []
+            for pair in range(pairs):  # alternate who goes first
+                order = (connector, exporter) if pair % 2 == 0 else (exporter, connector)
+                for side in order:
+                    if side is connector:
+                        ours.append(connector(url, days, workdir))
+                    else:
+                        theirs.append(exporter(port, days, workdir))
+            rows.append((days, ours, theirs))
+        server.kill()
+        loads.append(os.getloadavg()[0])
     lines = [
-        MARK,
-        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with "
+        "## source-kubecost against the opencost-parquet-exporter",
+        "",
         f"`.venv/bin/python bench/bench_connector.py --containers {args.containers} "
-        f"--days {args.days} --repeat {args.repeat}` ({psutil.cpu_count()} CPUs); one day = "
-        f"{args.containers} containers, {size / 1e6:.1f} MB of JSON, served from a local HTTP "
-        f"server. Wall clock includes process start-up; one-day rows are the median of "
-        f"{args.repeat} runs.",
+        f"--days {args.days} --pairs {args.pairs} --backfill-pairs {args.backfill_pairs}` on "
+        f"{psutil.cpu_count()} CPUs; one day = {args.containers:,} containers, "
+        f"{size / 1e6:.1f} MB of JSON from a stub server in its own process. Whole processes, "
+        "start-up included; the exporter runs once per day (its CronJob). Median (min-max) "
+        f"over the pairs. Load average {loads[0]:.1f} before, {loads[1]:.1f} after.",
         "",
-        "| run | records | seconds | records/s | peak RSS, summed (MB) | peak PSS (MB) |",
-        "|---|---|---|---|---|---|",
+        "| run | pairs | records | wall s | CPU s | records/s | peak RSS MB | ratio |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for label, seconds, rss, pss, records in results:
-        lines.append(
-            f"| {label} | {records} | {seconds:.1f} | {records / seconds:,.0f} | {rss:.0f} "
-            f"| {pss:.0f} |"
-        )
-    rate = {label: records / seconds for label, seconds, _, _, records in results}
-    one, many = results[3][0], results[4][0]
-    lines += [
-        "",
-        f"Speed versus the parquet-exporter approach on the same days: 1 day "
-        f"{rate[results[0][0]] / rate[one]:.2f}x; {args.days} days "
-        f"{rate[results[1][0]] / rate[many]:.2f}x ("
-        f"{rate[results[2][0]] / rate[many]:.2f}x with read_ahead off). Load average: "
-        f"{os.getloadavg()[0]:.1f} on {psutil.cpu_count()} CPUs.",
-        MARK,
-    ]
-    block = "\n".join(lines)
-    print(block)
-    text = NOTES.read_text() if NOTES.exists() else ""
-    if MARK in text:
-        head, _, rest = text.partition(MARK)
-        _, _, tail = rest.partition(MARK)
-        text = head + block + tail
-    else:
-        text = text + "\n## Benchmark\n\n" + block + "\n"
-    NOTES.parent.mkdir(exist_ok=True)
-    NOTES.write_text(text)
+    for days, ours, theirs in rows:
+        ratios = [a.rate / b.rate for a, b in zip(ours, theirs, strict=True)]
+        for label, runs in (("source-kubecost read", ours), ("opencost-parquet-exporter", theirs)):
+            lines.append(
+                f"| {label}, {days} day(s) | {len(runs)} | {runs[0].records:,} "
+                f"| {_spread([r.wall for r in runs], '.1f')} "
+                f"| {_spread([r.cpu for r in runs], '.1f')} "
+                f"| {_spread([r.rate for r in runs], ',.0f')} "
+                f"| {_spread([r.rss for r in runs], '.0f')} "
+                f"| {_spread(ratios, '.2f') + 'x' if runs is ours else ''} |"
+            )
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Writes N synthetic RECORD lines shaped by the connector's real allocations schem
 property filled, ~2.4 KB of JSON each), one STATE per day, then runs `landing.sync` with a
 replaying source process (so the number measures the landing: parsing, coercion, batched
 INSERTs, state commits) into a fresh chDB directory. Reports records per second and the peak
-RSS of this process (the chDB engine runs in it), and writes them into notes/landing.md.
+RSS of this process (the chDB engine runs in it), as a Markdown section (`python -m bench`
+collects it into bench/results.md).
 
     .venv/bin/python bench/bench_landing.py [--records 200000] [--days 4] [--batch-rows N]
 """
@@ -22,8 +23,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTES = ROOT / "notes" / "landing.md"
-MARK = "<!-- bench:landing -->"
 
 
 def value(name: str, prop: dict, i: int, rng: random.Random) -> object:
@@ -142,10 +141,6 @@ def main() -> int:
         ]
     )
     print(section)
-    if NOTES.exists() and MARK in NOTES.read_text():
-        head, _, rest = NOTES.read_text().partition(MARK)
-        tail = rest.partition(MARK)[2]
-        NOTES.write_text(f"{head}{MARK}\n{section}\n{MARK}{tail}")
     return 0
 
 

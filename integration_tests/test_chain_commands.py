@@ -7,8 +7,11 @@ import subprocess
 import sys
 
 import pymysql
+import pytest
 
 from kubecost_pipeline.post_sync import sandbox
+
+pytestmark = pytest.mark.slow  # dbt builds, real processes: `make test` only
 
 CLI = [sys.executable, "-m", "kubecost_pipeline.cli"]
 

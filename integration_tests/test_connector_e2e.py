@@ -375,7 +375,7 @@ def _essence(message: dict[str, Any]) -> tuple | None:
 def test_given_a_sync_when_read_by_the_process_then_the_same_messages_as_through_the_cdk(
     tmp_path: Path,
 ) -> None:
-    """The process copies the day workers' RECORD lines to stdout (launch.py); in-process, the
+    """The process copies the day workers' RECORD lines to stdout (output.py); in-process, the
     records go through the CDK. Same records, states, record counts and statuses, in order."""
     from airbyte_cdk.models import AirbyteMessageSerializer, ConfiguredAirbyteCatalogSerializer
     from airbyte_cdk.test.entrypoint_wrapper import read
@@ -403,7 +403,8 @@ def test_given_a_sync_when_read_by_the_process_then_the_same_messages_as_through
         "COMPLETE",
     ]
     logs = [m["log"]["message"] for m in run.messages if m["type"] == "LOG"]
-    assert f"Read {len(run.records())} records from allocations stream" in logs
+    assert f"allocations: {len(run.records())} records of 2 days copied to the output" in logs
+    assert sum("Detected the API at" in line for line in logs) == 1
 
 
 def test_given_two_syncs_when_read_then_each_read_of_a_day_is_one_counted_extraction(
@@ -448,31 +449,44 @@ def test_given_a_page_size_on_opencost_when_read_then_the_repeated_page_ends_the
     assert len(names) == len(set(names))
 
 
-def test_given_a_killed_sync_when_workers_are_mid_day_then_they_die_with_it(
-    tmp_path: Path,
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_given_a_killed_sync_when_workers_are_mid_day_then_they_die_and_nothing_is_left(
+    tmp_path: Path, signal_name: str
 ) -> None:
-    """A cancelled sync leaves no day worker behind, even one waiting on a slow answer."""
+    """A cancelled sync leaves no day worker behind, even one waiting on a slow answer, and
+    nothing in the temporary directory: no config with its token, no spooled day."""
     import signal
     import time
 
     import psutil
 
+    temp = tmp_path / "tmp"
+    temp.mkdir()
     with SimulatorServer(FLEET, flavour="kubecost2") as server:
         server.faults.add(Fault(kind="slow", delay=8, path="/model/allocation"))
-        config = _write(tmp_path / "config.json", _config(server))
+        token = "s3cr3t-token-of-the-killed-sync"
+        credentials = {"auth_type": "bearer", "token": token}
+        config = _write(tmp_path / "config.json", _config(server, credentials=credentials))
         catalog = _write(tmp_path / "catalog.json", json.loads(CATALOG.read_text()))
         sync = subprocess.Popen(
             [SOURCE, "read", "--config", str(config), "--catalog", str(catalog)],
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, "TMPDIR": str(temp)},
         )
+        assert sync.stdout is not None
+        for line in sync.stdout:  # the CDK runs the sync, waiting on the first day
+            if b"Syncing stream: allocations" in line:
+                break
         deadline = time.monotonic() + 30
         while sum(p == "/model/allocation" for p, _ in server.requests) < 2:
             assert time.monotonic() < deadline, "the workers never asked for a day"
             time.sleep(0.05)
         workers = psutil.Process(sync.pid).children()
         assert len(workers) == 2
-        sync.send_signal(signal.SIGKILL)
+        sync.send_signal(getattr(signal, signal_name))
         sync.wait()
         _, alive = psutil.wait_procs(workers, timeout=5)
     assert not alive
+    left = [path for path in temp.rglob("*") if path.is_file()]
+    assert left == []  # only the CDK's empty request-cache directory may remain

@@ -1,45 +1,28 @@
 """End to end on the simulator: sync days, dbt build, marts equal the fleet's ground truth.
 
 A second sync re-reads the lookback days after the simulator restated them: the marts must
-show the restated numbers, never old plus new.
+show the restated numbers, never old plus new. Runs on embedded chDB and over HTTP.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from kubecost_pipeline.landing import sync
 from kubecost_pipeline.simulator import Fleet, FleetSpec, SimulatorServer
+from kubecost_pipeline.transform import build
 
 pytestmark = pytest.mark.slow
 
-PROJECT = Path(__file__).resolve().parents[1] / "dbt_k8s_costs"
 START = date(2026, 11, 1)
 LEVELS = ("cluster", "node", "namespace", "controller", "pod", "idle")
 
 
-def _dbt_build(chdb_path: Path, schema: str, landing: str, workdir: Path) -> None:
-    from dbt.cli.main import dbtRunner
-
-    os.environ.update(DBT_CHDB_PATH=str(chdb_path), DBT_SCHEMA=schema)
-    try:
-        outcome = dbtRunner().invoke(
-            [
-                *("build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)),
-                *("--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs")),
-                *("--vars", json.dumps({"kubecost_database": landing})),
-            ]
-        )
-    finally:
-        os.environ.pop("DBT_CHDB_PATH")
-        os.environ.pop("DBT_SCHEMA")
-    failed = [r.node.unique_id for r in outcome.result or [] if str(r.status) in ("error", "fail")]
-    assert outcome.success and not failed, (outcome.exception, failed)
+def _dbt_build(url: str, schema: str, landing: str) -> None:
+    result = build(url, schema=schema, vars={"kubecost_database": landing})
+    assert result.success, result.report()
 
 
 def _mart_key(level: str, key: tuple[str, ...]) -> tuple[str, str]:
@@ -87,8 +70,9 @@ def _assert_marts_equal_truth(fleet, ch_client, schema: str, days: list[date]) -
 
 
 def test_given_synced_days_and_a_restating_re_read_then_marts_equal_the_truth_per_day_and_level(
-    chdb_path, ch_client, ch_database, tmp_path
+    clickhouse,
 ):
+    ch_client, ch_database = clickhouse.client, clickhouse.database
     fleet = Fleet(FleetSpec(seed=11, clusters=2, start=START, days=10))
     landing = f"{ch_database}_kubecost"
     config = {
@@ -102,15 +86,15 @@ def test_given_synced_days_and_a_restating_re_read_then_marts_equal_the_truth_pe
     first_days = [START + timedelta(days=d) for d in range(3)]
     with SimulatorServer(fleet, now=datetime(2026, 11, 5, 12, tzinfo=UTC)) as server:
         config["url"] = server.base_url
-        sync(config, f"chdb://{chdb_path}", landing)
-        _dbt_build(chdb_path, ch_database, landing, tmp_path)
+        sync(config, clickhouse.url, landing)
+        _dbt_build(clickhouse.url, ch_database, landing)
         _assert_marts_equal_truth(fleet, ch_client, ch_database, first_days)
         before = {day: _marts(ch_client, ch_database, day)["cluster"] for day in first_days}
 
         # the second sync re-reads 2 and 3 Nov (lookback; 3 Nov is inside the simulator's
         # restatement window, so its adjustments change) and adds 4 Nov
-        sync({**config, "end_date": str(START + timedelta(days=3))}, f"chdb://{chdb_path}", landing)
-        _dbt_build(chdb_path, ch_database, landing, tmp_path)
+        sync({**config, "end_date": str(START + timedelta(days=3))}, clickhouse.url, landing)
+        _dbt_build(clickhouse.url, ch_database, landing)
         all_days = [START + timedelta(days=d) for d in range(4)]
         _assert_marts_equal_truth(fleet, ch_client, ch_database, all_days)
 
@@ -124,5 +108,3 @@ def test_given_synced_days_and_a_restating_re_read_then_marts_equal_the_truth_pe
         parameters={"db": f"{ch_database}_marts"},
     ).result_rows[0]
     assert all(abs(v) < 1e-6 for v in reconciliation[:3]) and reconciliation[3] == 0
-    for suffix in ("_kubecost", "_staging", "_marts"):
-        ch_client.command(f"DROP DATABASE IF EXISTS `{ch_database}{suffix}`")

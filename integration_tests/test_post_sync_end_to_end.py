@@ -6,11 +6,8 @@ mongomock; then a restating re-read and a new day, and an unchanged rerun.
 
 from __future__ import annotations
 
-import json
-import os
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,29 +16,16 @@ from kubecost_pipeline.landing import sync
 from kubecost_pipeline.post_sync import Stores, load_config, project, sandbox
 from kubecost_pipeline.post_sync.discovery import connect
 from kubecost_pipeline.simulator import Fleet, FleetSpec, SimulatorServer
+from kubecost_pipeline.transform import build
 
 pytestmark = pytest.mark.slow
 
-PROJECT = Path(__file__).resolve().parents[1] / "dbt_k8s_costs"
 START = date(2026, 11, 1)
 
 
-def dbt_build(chdb_path: Path, schema: str, landing: str, workdir: Path) -> None:
-    from dbt.cli.main import dbtRunner
-
-    os.environ.update(DBT_CHDB_PATH=str(chdb_path), DBT_SCHEMA=schema)
-    try:
-        outcome = dbtRunner().invoke(
-            [
-                *("build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)),
-                *("--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs")),
-                *("--vars", json.dumps({"kubecost_database": landing})),
-            ]
-        )
-    finally:
-        os.environ.pop("DBT_CHDB_PATH")
-        os.environ.pop("DBT_SCHEMA")
-    assert outcome.success, outcome.exception
+def dbt_build(chdb_url: str, schema: str, landing: str) -> None:
+    result = build(chdb_url, schema=schema, vars={"kubecost_database": landing})
+    assert result.success, result.report()
 
 
 def mart_pod_costs(ch: Any, marts: str, cluster: str) -> dict[tuple[str, int], float]:
@@ -68,9 +52,8 @@ def optscale_pod_costs(ch: Any, db: str, account: str, resources: Any) -> dict:
 
 
 def test_given_real_marts_then_optscale_sees_every_pod_day_and_a_restatement_is_corrected(
-    chdb_path: Path, chdb_url: str, ch_client: Any, ch_database: str, mysql_url: str,
-    tmp_path: Path,
-) -> None:  # fmt: skip
+    chdb_url: str, ch_client: Any, ch_database: str, mysql_url: str
+) -> None:
     fleet = Fleet(FleetSpec(seed=5, clusters=2, start=START, days=8))
     landing, marts = f"{ch_database}_kubecost", f"{ch_database}_marts"
     expenses = f"cloudtuner_{uuid.uuid4().hex[:8]}"
@@ -95,7 +78,7 @@ def test_given_real_marts_then_optscale_sees_every_pod_day_and_a_restatement_is_
     with SimulatorServer(fleet, now=datetime(2026, 11, 5, 12, tzinfo=UTC)) as server:
         sync_config["url"] = server.base_url
         sync(sync_config, chdb_url, landing)
-        dbt_build(chdb_path, ch_database, landing, tmp_path)
+        dbt_build(chdb_url, ch_database, landing)
         found = ch_client.query(f"SELECT DISTINCT cluster FROM `{marts}`.k8s_resources")
         clusters = sorted(c for (c,) in found.result_rows)
         config = load_config(
@@ -120,7 +103,7 @@ def test_given_real_marts_then_optscale_sees_every_pod_day_and_a_restatement_is_
             )
 
         sync({**sync_config, "end_date": str(START + timedelta(days=3))}, chdb_url, landing)
-        dbt_build(chdb_path, ch_database, landing, tmp_path)
+        dbt_build(chdb_url, ch_database, landing)
 
     second = project(config, stores=stores, now=now + 86_400)
 

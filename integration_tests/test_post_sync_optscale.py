@@ -4,7 +4,8 @@ The hook writes into stores OptScale made: its MySQL tables from its own SQLAlch
 (in a fresh MariaDB database), cloud accounts created by its CloudAccountController, its
 `expenses` table from diworker's migration (and CloudTuner's three k8s columns on top, in the
 second shape). Then OptScale's code, from ../shared/optscale at 4617ceb9, runs on the result
-in its own environment (`make optscale-env`; `integration_tests/optscale/driver.py`): the
+in its own environment (`make .venv-optscale/.installed`; `integration_tests/optscale/
+driver.py`): the
 resource observer, the discovery endpoint, the discovery scheduler and worker (over real
 HTTP), the clean-expense, summary, breakdown and cloud-account expense controllers, diworker's
 totals and the k8s rightsizing controller. Their answers are compared with the marts' inputs:
@@ -32,7 +33,7 @@ from kubecost_pipeline.post_sync.discovery import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTSCALE_SOURCE = ROOT.parent / "shared" / "optscale"
-OPTSCALE_PYTHON = ROOT / ".optscale-venv" / "bin" / "python"
+OPTSCALE_PYTHON = ROOT / ".venv-optscale" / "bin" / "python"
 DRIVER = Path(__file__).resolve().parent / "optscale" / "driver.py"
 JSON = JSONOptions(tz_aware=False)
 DAY = 86_400
@@ -57,7 +58,9 @@ class OptScale:
 
     def __init__(self, database: str, workdir: Path):
         if not OPTSCALE_PYTHON.exists():
-            pytest.fail(f"OptScale's environment is missing: run `make optscale-env` in {ROOT}")
+            pytest.fail(
+                f"OptScale's environment is missing: run `make .venv-optscale/.installed` in {ROOT}"
+            )
         self.database, self.workdir, self.calls = database, workdir, 0
         self.mysql = {  # the root conftest's server
             "host": os.environ.get("TEST_MYSQL_HOST", "127.0.0.1"),
@@ -82,7 +85,7 @@ class OptScale:
         path = self.workdir / f"request-{self.calls}.json"
         path.write_text(json.dumps(request))
         env = {**os.environ, "OPTSCALE_SOURCE": str(OPTSCALE_SOURCE),
-               "PYTHONPYCACHEPREFIX": str(ROOT / ".optscale-venv" / "pycache"),
+               "PYTHONPYCACHEPREFIX": str(ROOT / ".venv-optscale" / "pycache"),
                "PYTHONWARNINGS": "ignore"}  # fmt: skip
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # OptScale's modules: compiled once, cached
         done = subprocess.run(

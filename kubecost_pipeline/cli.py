@@ -12,12 +12,14 @@ import importlib
 import logging
 import sys
 
+from kubecost_pipeline.progress import Progress
+
 ROOMS = (
     "kubecost_pipeline.simulator.cli",
     "kubecost_pipeline.landing.cli",
     "kubecost_pipeline.transform.cli",
     "kubecost_pipeline.post_sync.cli",
-    "kubecost_pipeline.chain",
+    "kubecost_pipeline.chain_cli",
 )
 
 
@@ -35,12 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    return int(args.func(args) or 0)
+    # One format on stderr for every command: progress events and log records alike. The
+    # handler lives as long as the command (tests call main() many times in one process).
+    args.progress = Progress.for_stream(sys.stderr, quiet=getattr(args, "quiet", False))
+    handler, root = args.progress.log_handler(), logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if not args.verbose:  # their connection warnings repeat the one line our commands print
+        # (urllib3.connectionpool: clickhouse-connect sets `urllib3` itself when imported)
+        for library in ("clickhouse_connect", "urllib3.connectionpool"):
+            logging.getLogger(library).setLevel(logging.ERROR)
+    try:
+        return int(args.func(args) or 0)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 if __name__ == "__main__":

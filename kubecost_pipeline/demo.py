@@ -10,6 +10,7 @@ how to query the marts next.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from contextlib import ExitStack
@@ -25,26 +26,46 @@ from kubecost_pipeline.chain import (
     project_step,
     run_chain,
 )
+from kubecost_pipeline.config import data_dir
 from kubecost_pipeline.progress import Progress
 
-DEMO_CLICKHOUSE_DIR = ".kubecost-pipeline/demo/chdb"
+log = logging.getLogger(__name__)
+
+# On a ClickHouse server the demo lands and builds in databases of its own, so it can start
+# from nothing without touching a `kubecost` landing or its marts.
+SERVER_DEMO_DATABASE = "kubecost_demo"
+SERVER_DEMO_DATABASES = tuple(
+    SERVER_DEMO_DATABASE + suffix
+    for suffix in ("", "_staging", "_intermediate", "_marts", "_cloudtuner")
+)
 DEMO_MYSQL_DATABASE = "kubecost_demo_cloudtuner"
 MYSQL_URL = os.environ.get("KUBECOST_PIPELINE__DEMO__MYSQL_URL", "mysql://root@127.0.0.1:3306")
+
+
+def demo_dir() -> Path:
+    """Where the demo keeps its embedded ClickHouse (`<workdir>/chdb`) by default."""
+    return data_dir() / "demo"
 
 
 def run_demo(
     days: int = 14,
     clusters: int = 3,
     seed: int = 7,
-    workdir: Path = Path(".kubecost-pipeline/demo"),
+    workdir: Path | None = None,
     progress: Progress | None = None,
+    clickhouse_url: str | None = None,
 ) -> int:
+    """The demo; with `clickhouse_url`, on that ClickHouse server instead of chDB in
+    `workdir` (its databases `kubecost_demo*` are dropped first)."""
+    from kubecost_pipeline.clickhouse import ClickHouseUnavailable
     from kubecost_pipeline.simulator import Fleet, FleetSpec, SimulatorServer
 
     progress = progress or Progress.for_stream()
-    chdb_dir = (workdir / "chdb").resolve()
-    shutil.rmtree(chdb_dir, ignore_errors=True)  # a demo starts from nothing, every time
-    chdb_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:  # a demo starts from nothing, every time
+        clickhouse = _fresh_clickhouse(workdir or demo_dir(), clickhouse_url)
+    except ClickHouseUnavailable as exc:
+        log.error("%s", exc)
+        return 1
     today = datetime.now(UTC).date()
     start = today - timedelta(days=days)
     fleet = Fleet(FleetSpec(seed=seed, clusters=clusters, start=start, days=days + 1))
@@ -52,19 +73,51 @@ def run_demo(
         progress.step(
             "demo", f"Kubecost simulator serving {clusters} clusters", url=server.base_url
         )
+        if clickhouse_url is None:
+            where = clickhouse["clickhouse_url"].removeprefix("chdb://")
+            progress.step("demo", "embedded ClickHouse (chDB), emptied first", directory=where)
         config = PipelineConfig(
             path=None,
             source={"url": server.base_url, "start_date": start.isoformat()},
-            clickhouse_url=f"chdb://{chdb_dir}",
+            **clickhouse,
         )
         try:
             run_chain(config, frozenset({"project"}), progress=progress)
             projection = _project(config, fleet_clusters(fleet), progress)
         except StepFailed as exc:
-            print(f"kubecost-pipeline demo: {exc}")
+            log.error("%s", exc)
             return 1
     print(report(config, start, today, projection))
     return 0
+
+
+def _fresh_clickhouse(workdir: Path, clickhouse_url: str | None) -> dict[str, str]:
+    """An empty chDB directory in `workdir`, or the server's demo databases dropped; the
+    PipelineConfig settings that point at it."""
+    if clickhouse_url is None:
+        chdb_dir = (workdir / "chdb").resolve()
+        shutil.rmtree(chdb_dir, ignore_errors=True)
+        chdb_dir.parent.mkdir(parents=True, exist_ok=True)
+        return {"clickhouse_url": f"chdb://{chdb_dir}"}
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+
+    from kubecost_pipeline.clickhouse import ClickHouseUnavailable, ClickHouseURL, connect, explain
+    from kubecost_pipeline.landing.schema import quote
+
+    target = ClickHouseURL.parse(clickhouse_url)
+    client = connect(target)
+    try:
+        for database in SERVER_DEMO_DATABASES:
+            client.command(f"DROP DATABASE IF EXISTS {quote(database)}")
+    except ClickHouseError as exc:
+        raise ClickHouseUnavailable(explain(exc, target)) from exc
+    finally:
+        client.close()
+    return {
+        "clickhouse_url": clickhouse_url,
+        "landing_database": SERVER_DEMO_DATABASE,
+        "dbt_schema": SERVER_DEMO_DATABASE,
+    }
 
 
 def fleet_clusters(fleet: Any) -> list[str]:
@@ -96,7 +149,7 @@ def _project(config: PipelineConfig, clusters: list[str], progress: Progress) ->
             "mysql_url": f"{MYSQL_URL}/{DEMO_MYSQL_DATABASE}",
             "mongodb_uri": mongodb_uri or "mongodb://in-memory-demo",
             "cluster_accounts": dict(zip(clusters, organization.account_ids, strict=True)),
-            "expenses_database": "cloudtuner",
+            "expenses_database": f"{config.dbt_schema}_cloudtuner",
         },
     )
     with ExitStack() as stack:
@@ -110,7 +163,7 @@ def _project(config: PipelineConfig, clusters: list[str], progress: Progress) ->
 
 def report(config: PipelineConfig, start: date, today: date, projection: Any) -> str:
     """What the demo shows a person at the end."""
-    from kubecost_pipeline.landing.destination import connect
+    from kubecost_pipeline.clickhouse import connect
 
     marts = config.marts
     client = connect(config.clickhouse_url)
@@ -163,7 +216,8 @@ def report(config: PipelineConfig, start: date, today: date, projection: Any) ->
         lines += ["", projection.summary()]
     lines += [
         "",
-        "Query the marts next (embedded ClickHouse, see docs/analyst-queries.md):",
+        f"Query the marts next (embedded ClickHouse at {config.clickhouse_url}; see "
+        "docs/analyst-queries.md):",
         f'  .venv/bin/kubecost-pipeline sql "select date, resource_key, total_cost from '
         f"{marts}.k8s_expenses_daily where level = 'namespace' order by date, total_cost "
         'desc limit 20"',

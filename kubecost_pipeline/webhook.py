@@ -13,12 +13,15 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import orjson
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,30 @@ class SerialRunner:
                 connection_id, self._pending = self._pending, None
 
 
+# Airbyte's notification is a few kilobytes; anything much bigger is not Airbyte.
+MAX_BODY_BYTES = 1 << 20
+# Airbyte does not retry a webhook: a burst of notifications (many connections finishing at
+# once) must all be accepted, so the listen queue is far deeper than http.server's 5.
+LISTEN_BACKLOG = 128
+# A client that stops sending mid-request frees its thread after this many seconds.
+READ_TIMEOUT_S = 30
+
+
+class WebhookServer(ThreadingHTTPServer):
+    """One thread per request, a deep listen queue, and one log line (no traceback) when a
+    client goes away mid-request."""
+
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exception()
+        if isinstance(error, OSError):
+            log.warning("webhook: connection from %s failed: %s", client_address[0], error)
+        else:
+            log.exception("webhook: error while answering %s", client_address[0])
+
+
 def make_server(
     address: tuple[str, int],
     secret: str,
@@ -81,17 +108,23 @@ def make_server(
     runner = SerialRunner(job)
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = READ_TIMEOUT_S
+        error_content_type = "application/json"
+        error_message_format = '{"error": "%(code)d %(message)s"}'
+
         def do_POST(self) -> None:
             url = urlsplit(self.path)
             if url.path != PATH:
                 return self._reply(HTTPStatus.NOT_FOUND, {"error": f"POST to {PATH}"})
             if not self._authorized(parse_qs(url.query).get("token", [""])[0]):
                 return self._reply(HTTPStatus.UNAUTHORIZED, {"error": "bad or missing token"})
+            body = self._body()
+            if body is None:
+                return None
             try:
-                length = int(self.headers.get("Content-Length", "0"))
-                data = json.loads(self.rfile.read(length) or b"{}").get("data") or {}
+                data = orjson.loads(body or b"{}").get("data") or {}
                 connection_id = str((data.get("connection") or {}).get("id") or "")
-            except (ValueError, AttributeError):
+            except (orjson.JSONDecodeError, AttributeError):  # orjson stops at 1024 levels
                 return self._reply(HTTPStatus.BAD_REQUEST, {"error": "body is not Airbyte JSON"})
             if data.get("success") is not True:
                 return self._reply(HTTPStatus.OK, {"status": "ignored", "reason": "not a success"})
@@ -100,6 +133,29 @@ def make_server(
                     HTTPStatus.OK, {"status": "ignored", "reason": "connection not configured"}
                 )
             return self._reply(HTTPStatus.ACCEPTED, {"status": runner.request(connection_id)})
+
+        def _body(self) -> bytes | None:
+            """The request body, or None after answering why it is refused (unread)."""
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                self.close_connection = True
+                self._reply(HTTPStatus.LENGTH_REQUIRED, {"error": "send a Content-Length"})
+                return None
+            try:
+                length = int(self.headers.get("Content-Length", "0"))
+            except ValueError:
+                length = -1
+            if length < 0:
+                self.close_connection = True
+                self._reply(HTTPStatus.BAD_REQUEST, {"error": "bad Content-Length"})
+                return None
+            if length > MAX_BODY_BYTES:
+                self.close_connection = True
+                self._reply(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                    {"error": f"body over {MAX_BODY_BYTES} bytes: not an Airbyte notification"},
+                )
+                return None
+            return self.rfile.read(length)
 
         def _authorized(self, token: str) -> bool:
             header = self.headers.get("Authorization", "")
@@ -115,8 +171,18 @@ def make_server(
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            # The default logs the request line, which carries the token: log the path only.
-            log.info("%s %s", self.command, urlsplit(self.path).path)
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+            # The standard messages quote the request line, which may carry the token: answer
+            # (and log) the status only. Malformed request lines and TLS on this plain port
+            # end here, with a 400.
+            super().send_error(code, HTTPStatus(code).phrase)
 
-    return ThreadingHTTPServer(address, Handler), runner
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            # The default logs the request line, which carries the token: log the path only.
+            if self.command:  # else the request line was malformed: log_error said so
+                log.info("%s %s %s", self.command, urlsplit(self.path).path, code)
+
+        def log_error(self, format: str, *args: Any) -> None:
+            log.warning("webhook: %s from %s", format % args, self.client_address[0])
+
+    return WebhookServer(address, Handler), runner

@@ -4,12 +4,11 @@ A day's response is parsed as a stream (ijson over the body, 64 KiB at a time) a
 record, once flattened, is written to a Spool (a temporary file of finished RECORD lines).
 Records are emitted only after the whole body parsed, so a malformed or interrupted day
 emits nothing, while memory stays bounded whatever the response size. No CDK import here:
-this runs in the day workers, which start before the CDK is imported (prefetch.py).
+this runs in the day workers, which start before the CDK is imported (workers.py).
 """
 
 from __future__ import annotations
 
-import atexit
 import collections
 import io
 import json
@@ -19,13 +18,23 @@ import random
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import IO, Any
 
 import ijson
 import requests
 
 from source_kubecost.config import Settings
-from source_kubecost.errors import CONFIG, TRANSIENT, KubecostError, TimedOut, config_error
+from source_kubecost.errors import (
+    ApiNotFound,
+    ConnectFailed,
+    Malformed,
+    NotTheApi,
+    QueryRejected,
+    RetriesExhausted,
+    TimedOut,
+    Transient,
+    config_error,
+)
 from source_kubecost.spool import Spool
 
 logger = logging.getLogger("airbyte")
@@ -42,16 +51,6 @@ _LOGIN_HINTS = ("login", "sso", "saml", "oauth", "oidc", "auth")
 def _backoff_base() -> float:
     """Base of the exponential backoff; `SOURCE_KUBECOST_BACKOFF_SECONDS` shortens it in tests."""
     return float(os.environ.get("SOURCE_KUBECOST_BACKOFF_SECONDS", "2"))
-
-
-class Transient(Exception):
-    """A failure worth retrying: 5xx, 429, timeouts, resets, HTML pages, JSON code >= 500."""
-
-    def __init__(self, cause: str, retry_after: float | None = None, timeout: bool = False):
-        super().__init__(cause)
-        self.cause = cause
-        self.retry_after = retry_after
-        self.timeout = timeout
 
 
 Sink = tuple[Callable[[str, Any], dict[str, Any]], Spool]  # flatten each item into the spool
@@ -93,14 +92,32 @@ class KubecostClient:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._verify: bool | str = settings.verify
-        if settings.verify and settings.ca_certificate:
-            with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as ca:
-                ca.write(settings.ca_certificate)
-            atexit.register(os.unlink, ca.name)
-            self._verify = ca.name
+        self._ca: IO[str] | None = None  # the custom CA, in an unlinked file
         self.renew_session()
         self._model_prefix = settings.model_prefix
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A day worker gets the client with each day (pickled): without the session, which
+        # is costly to pickle and must not be shared anyway (pooled sockets), and without the
+        # CA file, which the worker writes for itself.
+        return {k: v for k, v in self.__dict__.items() if k not in ("session", "_ca", "verify")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _ca=None)
+        self.renew_session()
+
+    def _verify(self) -> bool | str:
+        """requests' `verify`: a bool, or the path of the custom CA. The CA is written to an
+        unlinked file and named by its descriptor, so no file is left behind, even when the
+        sync is killed."""
+        settings = self.settings
+        if not (settings.verify and settings.ca_certificate):
+            return settings.verify
+        if self._ca is None:
+            self._ca = tempfile.TemporaryFile("w+")  # noqa: SIM115 - lives with the client
+            self._ca.write(settings.ca_certificate)
+            self._ca.flush()
+        return f"/proc/self/fd/{self._ca.fileno()}"
 
     def renew_session(self) -> None:
         """A fresh session (a forked read-ahead process must not share pooled sockets)."""
@@ -108,7 +125,8 @@ class KubecostClient:
         self.session.headers.update({"Accept": "application/json", **self.settings.headers})
         if self.settings.auth:
             self.session.auth = self.settings.auth
-        self.session.verify = self._verify
+        self.verify = self._verify()  # passed with every request: a session's `verify`
+        # loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE in the environment (requests' merge)
 
     # ---------- paths
 
@@ -122,19 +140,20 @@ class KubecostClient:
         model = self.model_prefix if model is None else model
         return f"{self.settings.base_url}{'/model' if model else ''}/{endpoint}"
 
-    def detect_prefix(self) -> bool:
-        """Finds `/model/clusterInfo` (Kubecost, OpenCost's UI) or `/clusterInfo` (OpenCost)."""
+    def detect_prefix(self, attempts: int = MAX_ATTEMPTS) -> bool:
+        """Finds `/model/clusterInfo` (Kubecost, OpenCost's UI) or `/clusterInfo` (OpenCost),
+        and keeps the answer."""
         failures = []
         for model in (True, False):
             try:
-                self.get_json("clusterInfo", {}, "cluster info", model=model, attempts=1)
-                logger.info("Detected the API at %s", self.url("", model))
-                return model
-            except KubecostError as error:
-                if error.failure_type == CONFIG and "not found" not in (error.message or ""):
-                    raise
+                self.get_json("clusterInfo", {}, "cluster info", model=model, attempts=attempts)
+            except (ApiNotFound, NotTheApi) as error:
                 failures.append(f"{self.url('clusterInfo', model)}: {error.message}")
-        raise config_error(
+                continue
+            logger.info("Detected the API at %s", self.url("", model))
+            self._model_prefix = model
+            return model
+        raise ApiNotFound(
             f"No Kubecost or OpenCost API answers at {self.settings.base_url}: "
             + "; ".join(failures)
             + ". Check the URL (Kubecost: port 9090 of kubecost-cost-analyzer; OpenCost: "
@@ -187,17 +206,15 @@ class KubecostClient:
                         f"Kubecost timed out {timeouts} times on {what}: {error.cause}. "
                         "Raise the request timeout, choose a coarser granularity, or give "
                         "the Kubecost aggregator/cost-model more CPU and memory.",
-                        error.cause,
-                        TRANSIENT,
+                        error,
                     ) from error
                 if final:
-                    raise KubecostError(
+                    raise RetriesExhausted(
                         f"Kubecost failed on {what} after {attempts} attempts: {error.cause}. "
                         "The next sync retries it (the state stops before it). If it "
                         "persists, check the health of Kubecost (cost-analyzer/aggregator "
                         "pods), raise the request timeout or choose a coarser granularity.",
-                        error.cause,
-                        TRANSIENT,
+                        error,
                     ) from error
                 base = _backoff_base()
                 delay = error.retry_after
@@ -231,6 +248,7 @@ class KubecostClient:
                 timeout=(CONNECT_TIMEOUT_SECONDS, self.settings.request_timeout),
                 stream=True,
                 allow_redirects=False,
+                verify=self.verify,
             )
         except requests.exceptions.SSLError as error:
             raise config_error(
@@ -244,7 +262,7 @@ class KubecostClient:
                 f"no answer within {self.settings.request_timeout} s", timeout=True
             ) from None
         except requests.exceptions.RequestException as error:
-            raise Transient(f"cannot connect to {url} ({_connect_reason(error)})") from None
+            raise ConnectFailed(url, _connect_reason(error)) from None
         with response:
             self._check_status(response, url)
             return self._read_body(response, what, sink)
@@ -269,7 +287,7 @@ class KubecostClient:
                 "authentication method and the username/password or token; SSO tokens expire."
             )
         if status == 404:
-            raise config_error(
+            raise ApiNotFound(
                 f"Kubecost API not found (HTTP 404) at {url}. Check the URL and the API flavour: "
                 "Kubecost serves /model/allocation (port 9090), OpenCost /allocation (9003)."
             )
@@ -282,7 +300,7 @@ class KubecostClient:
             )
         if status >= 400:
             body = next(response.iter_content(2048), b"")
-            raise config_error(
+            raise QueryRejected(
                 f"Kubecost rejected the query (HTTP {status}) at {url}: {_snippet(body)}. Check "
                 "the filter expression and the sharing options."
             )
@@ -303,10 +321,18 @@ class KubecostClient:
                     break
                 head += chunk
             if not head.lstrip().startswith(b"{"):
-                kind = "an HTML page" if b"<" in head[:200] else "a body that is not JSON"
-                raise Transient(f"{kind} instead of JSON: {_snippet(head, 120)!r}")
-            if eof:
-                return self._small(head, what, sink)
+                if head.lstrip()[:1] == b"<":
+                    raise NotTheApi(
+                        f"{response.url.split('?')[0]} answered {what} with an HTML page "
+                        f"(HTTP {response.status_code}), not Kubecost's JSON: "
+                        f"{_snippet(head, 120)!r}. It is a login page, the UI or another "
+                        "service: point the URL at the API (Kubecost's cost-analyzer on port "
+                        "9090 or OpenCost on port 9003), and for single sign-on choose bearer "
+                        "or cookie token authentication."
+                    )
+                raise Transient(f"a body that is not JSON: {_snippet(head, 120)!r}")
+            if eof and sink is None:
+                return self._small(head, what)
             return self._stream(_ChunkReader(head, chunks), head, what, sink)
         except requests.exceptions.RequestException as error:
             raise Transient(f"connection broken while reading ({type(error).__name__})") from None
@@ -319,7 +345,8 @@ class KubecostClient:
             raise Transient(f"JSON code {code}: {_snippet(str(message or ''))}")
         raise config_error(f"Kubecost answered {what} with code {code}: {message}")
 
-    def _small(self, body: bytes, what: str, sink: Sink | None) -> Any:
+    def _small(self, body: bytes, what: str) -> Any:
+        """The `data` of a small envelope (cluster info, configs)."""
         try:
             doc = json.loads(body, parse_constant=_reject_constant)
         except ValueError as error:
@@ -332,11 +359,7 @@ class KubecostClient:
         if not isinstance(doc, dict):
             raise _malformed(what, 0, None, f"the body is a JSON {type(doc).__name__}")
         self._check_code(doc.get("code"), doc.get("message"), what)
-        data = doc.get("data")
-        if sink is None:
-            return data
-        _spool_items(_items_of(data, what), what, *sink)
-        return None
+        return doc.get("data")
 
     def _stream(
         self,
@@ -388,19 +411,6 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON literal {name}")
 
 
-def _items_of(data: Any, what: str) -> Iterator[tuple[str, Any]]:
-    """Kubecost's list of sets, OpenCost's single map, or nothing."""
-    if data is None:
-        return
-    sets = data if isinstance(data, list) else [data]
-    for index, entries in enumerate(sets):
-        if entries is None:
-            continue
-        if not isinstance(entries, dict):
-            raise _malformed(what, index, None, f"set {index} is a {type(entries).__name__}")
-        yield from entries.items()
-
-
 def _spool_items(
     items: Iterator[tuple[str, Any]],
     what: str,
@@ -419,9 +429,9 @@ def _spool_items(
         raise _malformed(what, spool.count, key, str(error) or type(error).__name__) from None
 
 
-def _malformed(what: str, count: int, key: str | None, detail: str) -> KubecostError:
+def _malformed(what: str, count: int, key: str | None, detail: str) -> Malformed:
     after = f"after record {count} (key {key!r})" if key is not None else f"at record {count}"
-    return KubecostError(
+    return Malformed(
         f"Kubecost returned a malformed payload for {what}, {after}: {_snippet(detail, 300)}. "
         "No record of this day was emitted and the state did not advance past it. Check "
         "the Kubecost version and logs; report the payload if it persists.",

@@ -103,24 +103,55 @@ def _parse_date(config: Mapping[str, Any], key: str) -> date | None:
         raise config_error(f"`{key}` is {value!r}, which is not a calendar date.") from None
 
 
+def _redacted(url: str) -> str:
+    """`url` with any user:password replaced, for messages."""
+    return re.sub(r"//[^/?#]*@", "//***@", url)
+
+
 def _split_url(raw: str) -> tuple[str, bool | None]:
-    """Strips a trailing `/model` (kept as a hint) and any user:password from the URL."""
+    """Strips a trailing `/model` (kept as a hint); refuses credentials in the URL."""
     text = (raw or "").strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    example = (
+        "Use e.g. http://kubecost-cost-analyzer.kubecost:9090 (Kubecost) or "
+        "http://opencost.opencost:9003 (OpenCost)."
+    )
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises on a port that is not a number from 0 to 65535
+    except ValueError as error:
         raise config_error(
-            f"Kubecost URL {text!r} is not an http(s) URL. Use e.g. "
-            "http://kubecost-cost-analyzer.kubecost:9090 (Kubecost) or "
-            "http://opencost.opencost:9003 (OpenCost)."
+            f"Kubecost URL {_redacted(text)!r} is not a valid URL ({error}). {example}"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise config_error(f"Kubecost URL {_redacted(text)!r} is not an http(s) URL. {example}")
+    if parts.username is not None or parts.password is not None:
+        raise config_error(
+            f"The Kubecost URL {_redacted(text)!r} holds a user name or password. Remove them "
+            "from the URL and choose 'Basic (username and password)' under Authentication, "
+            "where the password is kept as a secret."
         )
     path = parts.path.rstrip("/")
     model = None
     if path.endswith("/model"):
         path, model = path[: -len("/model")], True
-    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
-    if ":" in parts.hostname:  # IPv6 literal
-        netloc = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6 literal
+    netloc = host + (f":{port}" if port else "")
     return urlunsplit((parts.scheme, netloc, path, "", "")), model
+
+
+_LINE_BREAK = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _secret(creds: Mapping[str, Any], key: str, what: str) -> str:
+    """A credential value that can go into an HTTP header: no line breaks or control
+    characters (the value itself is never echoed)."""
+    value = str(creds.get(key) or "")
+    if _LINE_BREAK.search(value):
+        raise config_error(
+            f"The {what} contains a line break or another control character, which cannot be "
+            "sent in an HTTP header. Paste it again on one line, without surrounding spaces."
+        )
+    return value
 
 
 def _credentials(config: Mapping[str, Any]) -> tuple[dict[str, str], tuple[str, str] | None]:
@@ -129,17 +160,17 @@ def _credentials(config: Mapping[str, Any]) -> tuple[dict[str, str], tuple[str, 
     if kind == "none":
         return {}, None
     if kind == "basic":
-        return {}, (str(creds.get("username", "")), str(creds.get("password", "")))
+        return {}, (_secret(creds, "username", "username"), _secret(creds, "password", "password"))
     if kind == "bearer":
-        return {"Authorization": f"Bearer {creds.get('token', '')}"}, None
+        return {"Authorization": f"Bearer {_secret(creds, 'token', 'bearer token')}"}, None
     if kind == "cookie":
-        name = creds.get("cookie_name") or "token"
-        return {"Cookie": f"{name}={creds.get('token', '')}"}, None
+        name = _secret(creds, "cookie_name", "cookie name") or "token"
+        return {"Cookie": f"{name}={_secret(creds, 'token', 'cookie token')}"}, None
     if kind == "header":
-        header = str(creds.get("header_name") or "").strip()
+        header = _secret(creds, "header_name", "header name").strip()
         if not header:
             raise config_error("Custom header authentication needs a header name, e.g. X-Api-Key.")
-        return {header: str(creds.get("header_value", ""))}, None
+        return {header: _secret(creds, "header_value", "header value")}, None
     raise config_error(
         f"Authentication type {kind!r} is unknown. Choose none, basic, bearer, cookie or header."
     )

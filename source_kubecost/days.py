@@ -2,7 +2,7 @@
 
 `allocations` and `assets` read one UTC day per request. A day is fetched into Spools of
 finished RECORD lines, possibly in several parts (pages, or per cluster and per namespace
-when the whole day keeps timing out). Runs in the day workers (prefetch.py), which start
+when the whole day keeps timing out). Runs in the day workers (workers.py), which start
 before the CDK is imported; streams.py adapts it to the CDK.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -18,10 +19,15 @@ from source_kubecost.client import KubecostClient
 from source_kubecost.config import Settings
 from source_kubecost.errors import TimedOut, config_error
 from source_kubecost.records import AllocationFlattener, flatten_asset
-from source_kubecost.spool import EXTRACTION_ID, EXTRACTION_RECORDS, UNCOUNTED, Spool
+from source_kubecost.spool import EXTRACTION_ID, EXTRACTION_RECORDS, UNCOUNTED, Extraction, Spool
 
 logger = logging.getLogger("airbyte")
 CURSOR = "window_start"
+EMPTY_DAYS = "empty_days"
+# How long a day Kubecost answered with no records is read again: an ETL gap (Prometheus or
+# cost-model downtime) is repaired from Prometheus' metrics, which Kubecost's bundled
+# Prometheus keeps for 15 days (Kubecost 1.x; 97 hours in 2.x). BEHAVIOR.md says more.
+EMPTY_DAY_RETRY_DAYS = 15
 _STATE_KEYS = (CURSOR, "start", "cursor", "date")
 
 
@@ -63,14 +69,41 @@ def parse_state_day(state: Mapping[str, Any] | None) -> date | None:
     return None
 
 
-def sync_days(settings: Settings, synced: date | None, now: datetime, stream: str) -> list[date]:
-    """The days a sync reads: from the start date, or `lookback_days` before the day after
-    the last synced one, to yesterday (today when the partial day is included)."""
+@dataclass(frozen=True)
+class StreamState:
+    """A day stream's state: the last day synced, and recent days that had no records."""
+
+    synced: date | None = None
+    empty_days: tuple[date, ...] = ()
+
+    @classmethod
+    def parse(cls, state: Mapping[str, Any] | None) -> StreamState:
+        """This or an older version's state; see `parse_state_day`."""
+        empty: set[date] = set()
+        for value in (state or {}).get(EMPTY_DAYS) or []:
+            try:
+                empty.add(date.fromisoformat(str(value)[:10]))
+            except ValueError:
+                logger.warning("Ignoring %r in the state's %s: not a date.", value, EMPTY_DAYS)
+        return cls(parse_state_day(state), tuple(sorted(empty)))
+
+    def dump(self) -> dict[str, Any]:
+        state: dict[str, Any] = {CURSOR: iso(self.synced)} if self.synced else {}
+        if self.empty_days:
+            state[EMPTY_DAYS] = [day.isoformat() for day in self.empty_days]
+        return state
+
+
+def sync_days(settings: Settings, state: StreamState, now: datetime, stream: str) -> list[date]:
+    """The days a sync reads, in order: recent days that had no records (`empty_days`, for at
+    most EMPTY_DAY_RETRY_DAYS), then from the start date, or `lookback_days` before the day
+    after the last synced one, to yesterday (today when the partial day is included)."""
     today = now.date()
     last = today if settings.include_current_day else today - timedelta(days=1)
     if settings.end_date:
         last = min(last, settings.end_date)
     first = settings.start_date
+    synced = state.synced
     if synced:
         if synced >= today:
             logger.warning(
@@ -81,7 +114,13 @@ def sync_days(settings: Settings, synced: date | None, now: datetime, stream: st
             )
             return []
         first = max(first, synced + timedelta(days=1 - settings.lookback_days))
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    retried = [
+        day
+        for day in state.empty_days
+        if today - timedelta(days=EMPTY_DAY_RETRY_DAYS) <= day < first
+        and settings.start_date <= day <= last
+    ]
+    return retried + [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def new_extraction_id(now: datetime | None = None) -> str:
@@ -92,12 +131,12 @@ def new_extraction_id(now: datetime | None = None) -> str:
 
 
 class DayReader:
-    """Fetches one day of a stream into Spools; `earlier` holds the idle keys written.
+    """Reads one day of a stream: one extraction, in one or more requests.
 
-    Each `fetch` is one extraction of the day: every record it writes carries the same
+    Each `read` is one extraction of the day: every record it writes carries the same
     `extraction_id`, and `extraction_records`, the number of records of the whole
-    extraction (all its parts), filled in when the day is emitted (spool.py). Downstream,
-    a day is the set of its latest extraction whose records all landed (docs/records.md).
+    extraction (all its parts). Downstream, a day is the set of its latest extraction whose
+    records all landed (docs/records.md).
     """
 
     stream = ""
@@ -116,10 +155,10 @@ class DayReader:
         stamps = {EXTRACTION_ID: self.extraction_id, EXTRACTION_RECORDS: UNCOUNTED}
         return Spool(self.stream, self.unique, {**window, **self.extra(), **stamps}, earlier)
 
-    def fetch(self, day: date) -> list[Spool]:
-        """One extraction of `day`: its spools, in order."""
+    def read(self, day: date) -> Extraction:
+        """One extraction of `day`, finished."""
         self.extraction_id = new_extraction_id()
-        return self.extract(day)
+        return Extraction.of(self.stream, day, self.extract(day))
 
     def extract(self, day: date) -> list[Spool]:
         raise NotImplementedError
@@ -158,10 +197,11 @@ class AllocationDays(DayReader):
             return self._pages(day, earlier, params, what)
         except TimedOut as error:
             logger.warning("%s; splitting the day per cluster.", error.message)
+        idles: list[Spool] = []  # the idle rows of the listings
         parts: list[Spool] = []
         try:
             clusters, idle = self._split(day, earlier, {})
-            parts.append(idle)
+            idles.append(idle)
             for cluster in clusters:
                 scope = {"cluster": cluster}
                 try:
@@ -171,7 +211,7 @@ class AllocationDays(DayReader):
                         "%s; splitting cluster %s per namespace.", error.message, cluster
                     )
                     namespaces, idle = self._split(day, earlier, scope)
-                    parts.append(idle)
+                    idles.append(idle)
                     for namespace in namespaces:
                         where = f"{what}, {cluster}/{namespace}"
                         inner = {**scope, "namespace": namespace}
@@ -180,12 +220,14 @@ class AllocationDays(DayReader):
             logger.warning(
                 "Kubecost ignored the filter of %s: that answer holds the whole day.", whole.what
             )
-            return parts + whole.parts
+            for part in parts:  # the whole day has them too
+                part.close()
+            return idles + whole.parts
         except BaseException:
-            for part in parts:
+            for part in idles + parts:
                 part.close()
             raise
-        return parts
+        return idles + parts
 
     def _scoped(self, params: dict[str, str], scope: Mapping[str, str]) -> dict[str, str]:
         """`params` for one cluster (and namespace): a v2 `filter`, and the v1 filters that

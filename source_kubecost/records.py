@@ -136,8 +136,9 @@ class AllocationFlattener:
     def __call__(self, key: str, allocation: Any) -> dict[str, Any]:
         record = _flatten(key, allocation, "allocation")
         for old, new in _LEGACY_PROPERTIES:
-            if old in record and new not in record:
-                record[new] = record[old]
+            if old in record:
+                value = record.pop(old)
+                record.setdefault(new, value)
         name = record.get("name") or key
         record["name"] = name
         levels = self.levels

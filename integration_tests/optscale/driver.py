@@ -1,7 +1,7 @@
 """Runs OptScale's own code (../shared/optscale, 4617ceb9) on the stores the hook wrote.
 
 Run by `integration_tests/test_post_sync_optscale.py` with the OptScale environment's Python
-(`make optscale-env`): ``driver.py REQUEST.json`` prints one JSON object.
+(`make .venv-optscale/.installed`): ``driver.py REQUEST.json`` prints one JSON object.
 
 The request names the MariaDB database (shared with the hook: OptScale's tables, created from
 its own SQLAlchemy models), and carries the hook's MongoDB documents (extended JSON) and

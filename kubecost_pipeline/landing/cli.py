@@ -8,7 +8,12 @@ import logging
 import shlex
 from pathlib import Path
 
-from kubecost_pipeline.landing.settings import BATCH_ROWS, CLICKHOUSE_URL_ENV, DEFAULT_DATABASE
+from kubecost_pipeline.landing.settings import (
+    BATCH_ROWS,
+    CLICKHOUSE_CLUSTER_ENV,
+    CLICKHOUSE_URL_ENV,
+    DEFAULT_DATABASE,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +35,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--clickhouse-url",
         help=f"chdb:///dir or http(s)://user:pass@host:port (default ${CLICKHOUSE_URL_ENV}, "
-        "else chdb://./.kubecost-pipeline/chdb)",
+        "else chdb://~/.local/share/kubecost-pipeline/chdb)",
     )
     parser.add_argument("--database", default=DEFAULT_DATABASE, help="landing database")
+    parser.add_argument(
+        "--cluster",
+        help="ClickHouse cluster: ON CLUSTER DDL and Replicated engines "
+        f"(default ${CLICKHOUSE_CLUSTER_ENV})",
+    )
     parser.add_argument("--streams", nargs="+", metavar="STREAM", help="streams to sync")
     parser.add_argument(
         "--mode",
@@ -90,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
             source_command=args.source_command,
             batch_rows=args.batch_rows,
             refresh=args.refresh,
+            cluster=args.cluster,
         )
     except SourceError as error:
         logger.error("%s", error)

@@ -8,19 +8,18 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-from kubecost_pipeline.landing.errors import CatalogError, LandingError, RecordError
+from kubecost_pipeline.landing.errors import CatalogError, RecordError
 from kubecost_pipeline.landing.schema import (
     EXTRACTED_AT,
     META_COLUMNS,
     RowBuilder,
     TableSchema,
+    on_cluster,
     quote,
+    replicated,
 )
-from kubecost_pipeline.urls import redact
 
 logger = logging.getLogger(__name__)
 
@@ -28,42 +27,41 @@ STATE_TABLE = "_airbyte_state"
 INSERT_SETTINGS = {"async_insert": 0}  # an INSERT returns only once its part is written
 
 
-def connect(url: str) -> Any:
-    """A clickhouse-connect client for `chdb:///dir` (embedded) or `http(s)://...` (server)."""
-    import clickhouse_connect
-
-    parsed = urlparse(url)
-    if parsed.scheme not in ("chdb", "http", "https"):
-        raise LandingError(
-            f"Unsupported ClickHouse URL {redact(url)!r}: use chdb:///absolute/dir (embedded) "
-            "or http(s)://user:password@host:port (a server)."
-        )
-    if parsed.scheme == "chdb" and parsed.path and not parsed.netloc:
-        Path(parsed.path).mkdir(parents=True, exist_ok=True)
-    try:
-        return clickhouse_connect.get_client(dsn=url)
-    except Exception as error:
-        hint = (
-            " chDB lets one process open a directory at a time: wait for the other "
-            "kubecost-pipeline (or dbt) process to finish, or use another directory."
-            if parsed.scheme == "chdb"
-            else " Check host, port, credentials and that the server is up."
-        )
-        raise LandingError(f"Cannot open ClickHouse at {redact(url)}: {error}.{hint}") from error
-
-
 def _layout(engine: str, version: str, sorting_key: str) -> str:
-    """A comparable summary of a table's engine, version column and sorting key."""
-    return re.sub(r"[`\s]", "", f"{engine}({version}) ORDER BY {sorting_key.strip('()')}")
+    """A comparable summary of a table's engine family, version column and sorting key
+    (replication is not part of it: `ReplicatedMergeTree` and `MergeTree` compare equal)."""
+    family = engine.removeprefix("Replicated")
+    return re.sub(r"[`\s]", "", f"{family}({version}) ORDER BY {sorting_key.strip('()')}")
+
+
+def _version_column(engine_full: str) -> str:
+    """The version column of a (Replicated)ReplacingMergeTree, '' if none: its arguments
+    after the replica path and name."""
+    found = re.match(r"(Replicated)?ReplacingMergeTree(?:\((.*?)\))?", engine_full)
+    if not found or not found[2]:
+        return ""
+    arguments = [a.strip() for a in found[2].split(",")]
+    if found[1]:
+        arguments = [a for a in arguments[:2] if not a.startswith("'")] + arguments[2:]
+    return arguments[0] if arguments else ""
 
 
 class Destination:
-    """The landing database: tables laid out as destination-clickhouse v2 lays them out."""
+    """The landing database: tables laid out as destination-clickhouse v2 lays them out.
 
-    def __init__(self, client: Any, database: str) -> None:
+    On a ClickHouse cluster (`cluster`), every DDL statement runs `ON CLUSTER` and tables
+    are `Replicated*MergeTree`: each node holds every row (docs/clickhouse-cluster.md).
+    """
+
+    def __init__(self, client: Any, database: str, cluster: str | None = None) -> None:
         self.client = client
         self.database = database
-        client.command(f"CREATE DATABASE IF NOT EXISTS {quote(database)}")
+        self.cluster = cluster or None
+        client.command(f"CREATE DATABASE IF NOT EXISTS {quote(database)}{self.on_cluster}")
+
+    @property
+    def on_cluster(self) -> str:
+        return on_cluster(self.cluster)
 
     def _table(self, table: str) -> tuple[dict[str, str], str] | None:
         """(columns -> type, layout key) of an existing table, else None."""
@@ -80,8 +78,7 @@ class Destination:
             parameters={"db": self.database, "t": table},
         ).result_rows
         engine, engine_full, sorting_key = found[0]
-        version = re.match(r"ReplacingMergeTree\((.*?)\)", engine_full)
-        return dict(columns), _layout(engine, version[1] if version else "", sorting_key)
+        return dict(columns), _layout(engine, _version_column(engine_full), sorting_key)
 
     def exists(self, table: str) -> bool:
         return self._table(table) is not None
@@ -96,11 +93,11 @@ class Destination:
         """
         if schema.mode == "overwrite":
             tmp = f"{schema.table}_airbyte_tmp"
-            self.client.command(schema.create_sql(self.database, tmp, replace=True))
+            self.client.command(schema.create_sql(self.database, tmp, True, self.cluster))
             return tmp
         current = self._table(schema.table)
         if current is None:
-            self.client.command(schema.create_sql(self.database))
+            self.client.command(schema.create_sql(self.database, cluster=self.cluster))
             return schema.table
         columns, layout = current
         missing_meta = [name for name, _ in META_COLUMNS if name not in columns]
@@ -131,7 +128,8 @@ class Destination:
         if alters:
             logger.info("Altering %s.%s: %s", self.database, schema.table, ", ".join(alters))
             self.client.command(
-                f"ALTER TABLE {quote(self.database)}.{quote(schema.table)} " + ", ".join(alters),
+                f"ALTER TABLE {quote(self.database)}.{quote(schema.table)}{self.on_cluster} "
+                + ", ".join(alters),
                 settings={"mutations_sync": 2},  # type changes are converted before we go on
             )
         return schema.table
@@ -142,7 +140,7 @@ class Destination:
         tmp = f"{schema.table}_airbyte_tmp"
         names = ", ".join(quote(c) for c in schema.insert_columns if c in old_columns)
         db = quote(self.database)
-        self.client.command(schema.create_sql(self.database, tmp, replace=True))
+        self.client.command(schema.create_sql(self.database, tmp, True, self.cluster))
         self.client.command(
             f"INSERT INTO {db}.{quote(tmp)} ({names}) "
             f"SELECT {names} FROM {db}.{quote(schema.table)}",
@@ -158,16 +156,22 @@ class Destination:
             quote(schema.table),
         )
         if self.exists(schema.table):
-            self.client.command(f"EXCHANGE TABLES {db}.{tmp} AND {db}.{final}")
-            self.client.command(f"DROP TABLE {db}.{tmp}")
+            self.client.command(f"EXCHANGE TABLES {db}.{tmp} AND {db}.{final}{self.on_cluster}")
+            self.client.command(f"DROP TABLE {db}.{tmp}{self.on_cluster}{self._sync}")
         else:
-            self.client.command(f"RENAME TABLE {db}.{tmp} TO {db}.{final}")
+            self.client.command(f"RENAME TABLE {db}.{tmp} TO {db}.{final}{self.on_cluster}")
 
     def discard(self, schema: TableSchema) -> None:
         """Drop an overwrite stream's unfinished temporary table; the final one stays."""
         self.client.command(
             f"DROP TABLE IF EXISTS {quote(self.database)}.{quote(schema.table + '_airbyte_tmp')}"
+            f"{self.on_cluster}{self._sync}"
         )
+
+    @property
+    def _sync(self) -> str:
+        """` SYNC` on a cluster: a dropped replica leaves Keeper before the name is reused."""
+        return " SYNC" if self.cluster else ""
 
 
 class StreamWriter:
@@ -254,10 +258,10 @@ class StateStore:
         self.database = destination.database
         self.table = f"{quote(destination.database)}.{quote(STATE_TABLE)}"
         self.client.command(
-            f"CREATE TABLE IF NOT EXISTS {self.table} (sync_id UInt64, seq UInt64, "
-            "stream String, kind LowCardinality(String), generation_id UInt32, "
+            f"CREATE TABLE IF NOT EXISTS {self.table}{destination.on_cluster} (sync_id UInt64, "
+            "seq UInt64, stream String, kind LowCardinality(String), generation_id UInt32, "
             "state String, records UInt64, written_at DateTime64(3)) "
-            "ENGINE = MergeTree ORDER BY (sync_id, seq)"
+            f"ENGINE = {replicated('MergeTree', destination.cluster)} ORDER BY (sync_id, seq)"
         )
         self._seq = 0
         self.sync_id = int(self.client.command(f"SELECT max(sync_id) + 1 FROM {self.table}"))

@@ -65,8 +65,19 @@ def compatible_name(name: str) -> str:
 
 
 def quote(identifier: str) -> str:
-    """A backquoted ClickHouse identifier (names are already `[A-Za-z0-9_]`)."""
-    return f"`{identifier}`"
+    """A backquoted ClickHouse identifier, any text: backslashes and backquotes escaped."""
+    return "`" + identifier.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def on_cluster(cluster: str | None) -> str:
+    """` ON CLUSTER <name>` for DDL that every node of a cluster must run, else nothing."""
+    return f" ON CLUSTER {quote(cluster)}" if cluster else ""
+
+
+def replicated(engine: str, cluster: str | None) -> str:
+    """On a cluster, the replicated form of a MergeTree engine (replica path and name from
+    the server's `default_replica_path` and `default_replica_name`)."""
+    return f"Replicated{engine}" if cluster else engine
 
 
 class Nulled(Exception):
@@ -252,15 +263,22 @@ class TableSchema:
     def insert_types(self) -> list[str]:
         return [kind for _, kind in META_COLUMNS] + [c.insert_type for c in self.columns]
 
-    def create_sql(self, database: str, table: str | None = None, replace: bool = False) -> str:
-        """`CREATE [OR REPLACE] TABLE`, as `ClickhouseSqlGenerator.createTable` writes it."""
+    def create_sql(
+        self,
+        database: str,
+        table: str | None = None,
+        replace: bool = False,
+        cluster: str | None = None,
+    ) -> str:
+        """`CREATE [OR REPLACE] TABLE`, as `ClickhouseSqlGenerator.createTable` writes it;
+        on a cluster `ON CLUSTER` with the engine's Replicated form."""
         lines = [f"{name} {kind} NOT NULL" for name, kind in META_COLUMNS]
         lines += [f"{quote(c.name)} {c.ddl_type}" for c in self.columns]
         return (
             f"CREATE {'OR REPLACE ' if replace else ''}TABLE "
-            f"{quote(database)}.{quote(table or self.table)} (\n  "
+            f"{quote(database)}.{quote(table or self.table)}{on_cluster(cluster)} (\n  "
             + ",\n  ".join(lines)
-            + f"\n)\nENGINE = {self.engine}\nORDER BY ({self.order_by})"
+            + f"\n)\nENGINE = {replicated(self.engine, cluster)}\nORDER BY ({self.order_by})"
         )
 
 

@@ -11,13 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubecost_pipeline.clickhouse import ClickHouseUnavailable, ClickHouseURL, connect, explain
 from kubecost_pipeline.landing import settings
-from kubecost_pipeline.landing.destination import (
-    Destination,
-    StateStore,
-    StreamWriter,
-    connect,
-)
+from kubecost_pipeline.landing.destination import Destination, StateStore, StreamWriter
 from kubecost_pipeline.landing.errors import (
     CatalogError,
     LandingError,
@@ -26,7 +22,6 @@ from kubecost_pipeline.landing.errors import (
 )
 from kubecost_pipeline.landing.schema import TableSchema, compatible_name, table_schema
 from kubecost_pipeline.landing.source import Source, default_command, log_message, trace_error
-from kubecost_pipeline.urls import redact
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +98,7 @@ def sync(
     batch_rows: int = settings.BATCH_ROWS,
     on_state: Callable[[StreamResult], None] | None = None,
     refresh: bool = False,
+    cluster: str | None = None,
 ) -> SyncResult:
     """Run the source and land its records as destination-clickhouse v2 would.
 
@@ -119,6 +115,8 @@ def sync(
             (progress reporting).
         refresh: Airbyte's "refresh and retain records": ignore the saved states and read
             everything again as a new generation; landed rows stay (dedup collapses them).
+        cluster: a ClickHouse cluster: DDL runs `ON CLUSTER` with Replicated engines;
+            default `settings.default_cluster()`.
 
     Returns:
         A SyncResult. Raises SourceError (with `.result`) when the source fails: records
@@ -127,14 +125,18 @@ def sync(
         destination would refuse.
     """
     started = time.monotonic()
-    url = clickhouse_url or settings.default_clickhouse_url()
     database = compatible_name(database)  # as the destination names its database
-    logger.info("Landing into %s, database %s", redact(url), database)
+    cluster = cluster or settings.default_cluster()
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
-    client = connect(url)
     try:
-        destination = Destination(client, database)
+        target = ClickHouseURL.parse(clickhouse_url or settings.default_clickhouse_url())
+        logger.info("Landing into %s, database %s", target, database)
+        client = connect(target)
+    except ClickHouseUnavailable as error:
+        raise LandingError(str(error)) from error
+    try:
+        destination = Destination(client, database, cluster)
         store = StateStore(destination)
         result = SyncResult(database=database, sync_id=store.sync_id)
         with tempfile.TemporaryDirectory(prefix="kubecost-sync-") as workdir:
@@ -151,8 +153,8 @@ def sync(
             )
     except ClickHouseError as error:
         raise LandingError(
-            f"ClickHouse refused a statement while landing into {database}: {error}. "
-            "Records before the last committed state are kept: fix the cause and sync again."
+            f"{explain(error, target)} (landing into {database}). Records before the last "
+            "committed state are kept: fix the cause and sync again."
         ) from error
     finally:
         client.close()

@@ -7,9 +7,7 @@ Every setting has one TOML key (``[section] key``) and one environment variable
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import tomllib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from kubecost_pipeline.config import SettingsError, env_name
+from kubecost_pipeline.config import load as load_settings
 from kubecost_pipeline.post_sync import settings
 from kubecost_pipeline.post_sync.errors import ConfigError
 from kubecost_pipeline.urls import redact
@@ -79,10 +79,6 @@ KEYS = (
 )
 
 
-def env_name(section: str, key: str) -> str:
-    return f"{settings.ENV_PREFIX}{section.upper()}__{key.upper()}"
-
-
 def load_config(
     path: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
@@ -91,7 +87,9 @@ def load_config(
     """Merge defaults, the TOML file at `path`, `environ` and `overrides`, then validate.
 
     Args:
-        path: a TOML file with the sections of `KEYS` (optional).
+        path: a TOML file with the sections of `KEYS` (optional); it may be the pipeline's
+            file, whose other sections the hook ignores. Read by `kubecost_pipeline.config`,
+            which refuses unknown sections, keys and variables.
         environ: environment variables (default: `os.environ`).
         overrides: attribute -> value from command-line flags; None values are ignored.
 
@@ -101,21 +99,14 @@ def load_config(
     Raises:
         ConfigError: listing every invalid value with its source and fix.
     """
-    environ = os.environ if environ is None else environ
+    try:
+        found = load_settings(path, environ)
+    except SettingsError as exc:
+        raise ConfigError(exc.problems) from exc
     raw: dict[str, tuple[Any, str]] = {}
-    if path is not None:
-        try:
-            document = tomllib.loads(Path(path).read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(
-                [f"config file {path}: {exc}; fix the file or drop --config"]
-            ) from exc
-        for section, key, attr in KEYS:
-            if key in document.get(section, {}):
-                raw[attr] = (document[section][key], f"[{section}] {key} in {path}")
     for section, key, attr in KEYS:
-        if env_name(section, key) in environ:
-            raw[attr] = (environ[env_name(section, key)], env_name(section, key))
+        if (setting := found.get(section, key)) is not None:
+            raw[attr] = (setting.value, setting.origin)
     for attr, value in (overrides or {}).items():
         if value is not None:
             raw[attr] = (value, f"--{attr.replace('_', '-')}")

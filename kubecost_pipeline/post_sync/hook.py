@@ -88,14 +88,16 @@ class ProjectionResult:
 def open_stores(config: HookConfig, stack: ExitStack) -> Stores:
     """Connect to the stores of `config`; `stack` closes them. One client when both
     ClickHouse URLs are the same."""
-    import clickhouse_connect
     import pymongo
+
+    from kubecost_pipeline.clickhouse import ClickHouseUnavailable
+    from kubecost_pipeline.clickhouse import connect as connect_clickhouse
 
     def clickhouse(url: str, what: str) -> Any:
         try:
-            client = clickhouse_connect.get_client(dsn=url)
-        except Exception as exc:
-            raise StoreError(what, exc) from exc
+            client = connect_clickhouse(url)
+        except ClickHouseUnavailable as exc:
+            raise StoreError(what, str(exc)) from exc
         stack.callback(client.close)
         return client
 

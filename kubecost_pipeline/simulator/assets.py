@@ -11,18 +11,11 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from kubecost_pipeline.simulator.model import (
-    HOUR,
-    LB_HOURLY,
-    STORAGE_CLASS,
-    Cluster,
-    Fleet,
-    Span,
-    _epoch,
-    _mix,
-    _ticks,
-    _u,
-)
+from kubecost_pipeline.simulator.catalogue import LB_HOURLY, STORAGE_CLASS
+from kubecost_pipeline.simulator.entities import Cluster, Span
+from kubecost_pipeline.simulator.hashing import mix, uniform
+from kubecost_pipeline.simulator.model import Fleet
+from kubecost_pipeline.simulator.units import HOUR, epoch, to_ticks
 
 UNDEFINED = "__undefined__"
 KEY_PARTS = (
@@ -100,15 +93,15 @@ def _props(cluster: Cluster, category: str, name: str, provider_id: str) -> dict
 def span_assets(fleet: Fleet, span: Span) -> Iterator[Asset]:
     """Every asset alive inside ``span`` (already clipped)."""
     seed = fleet.spec.seed
-    t0 = _epoch(span.day)
+    t0 = epoch(span.day)
     w0, w1 = t0 + span.lo * HOUR, t0 + span.hi * HOUR
     hours = span.hi - span.lo
     o = span.day.toordinal()
     for uid, nd in fleet.node_days(span).items():
         n = nd.node
         minutes = hours * 60
-        cpu_busy = 0.2 + 0.5 * _u(seed, uid, o, 21)
-        ram_busy = 0.3 + 0.5 * _u(seed, uid, o, 22)
+        cpu_busy = 0.2 + 0.5 * uniform(seed, uid, o, 21)
+        ram_busy = 0.3 + 0.5 * uniform(seed, uid, o, 22)
         yield Asset(
             "Node",
             _props(n.cluster, "Compute", n.name, n.provider_id),
@@ -138,7 +131,7 @@ def span_assets(fleet: Fleet, span: Span) -> Iterator[Asset]:
 
 
 def _cluster_assets(fleet: Fleet, cluster: Cluster, span: Span, w0: float, w1: float):
-    t0 = _epoch(span.day)
+    t0 = epoch(span.day)
     hours = span.hi - span.lo
     for ctrl in fleet.structure.controllers[cluster.id]:
         if ctrl.kind == "statefulset":
@@ -176,7 +169,7 @@ def _cluster_assets(fleet: Fleet, cluster: Cluster, span: Span, w0: float, w1: f
         cost = fleet.pv_ticks(vol.bytes, hours)
         yield _disk(fleet, cluster, vol.name, vol.claim, vol.namespace, vol.bytes, w0, w1, cost, 0)
     for ns, svc, ip in fleet.structure.orphan_lbs[cluster.id]:
-        yield _lb(cluster, ns, svc, ip, w0, w1, _ticks(LB_HOURLY * hours))
+        yield _lb(cluster, ns, svc, ip, w0, w1, to_ticks(LB_HOURLY * hours))
     yield Asset(
         "ClusterManagement",
         _props(cluster, "Management", "", ""),
@@ -201,7 +194,7 @@ def _disk(
     adjustment: int,
 ) -> Asset:
     hours = (end - start) / HOUR
-    used = 0.2 + 0.6 * _u(_mix(fleet.spec.seed, zlib.crc32(name.encode())))
+    used = 0.2 + 0.6 * uniform(mix(fleet.spec.seed, zlib.crc32(name.encode())))
     return Asset(
         "Disk",
         _props(cluster, "Storage", name, fleet.volume_id(name)),

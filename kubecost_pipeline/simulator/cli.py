@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from datetime import UTC, date, datetime
+
+log = logging.getLogger(__name__)
 
 
 def _auth(text: str) -> tuple | None:
@@ -109,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
         )
     except (ValueError, OSError) as e:
-        print(f"kubecost-pipeline simulate: {e}", file=sys.stderr)
+        log.error("%s", e)
         return 2
     for fault in faults:
         server.faults.add(fault)

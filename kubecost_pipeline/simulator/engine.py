@@ -13,8 +13,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from kubecost_pipeline.simulator.entities import Allocation, NodeDay, Span
 from kubecost_pipeline.simulator.filters import Predicate
-from kubecost_pipeline.simulator.model import (
+from kubecost_pipeline.simulator.model import Fleet
+from kubecost_pipeline.simulator.units import (
     CPU,
     CPU_HOURS,
     CPU_IDLE,
@@ -26,11 +28,7 @@ from kubecost_pipeline.simulator.model import (
     RAM_HOURS,
     RAM_IDLE,
     SHARED,
-    Allocation,
-    Fleet,
-    NodeDay,
-    Span,
-    _Spread,
+    Spread,
     new_vector,
     total_ticks,
 )
@@ -181,10 +179,10 @@ class SpanRows:
         """Pass over raw rows applying idle and tenancy shares (namespace sharing excluded)."""
         q, fleet = self.q, self.fleet
         idle = self._idle_amounts(t) if q.share_idle else {}
-        spreads: dict[tuple[str, int], _Spread] = {}
+        spreads: dict[tuple[str, int], Spread] = {}
         tenancy = (
             {
-                c.id: _Spread(fleet.management_ticks(c, self.span), t.cluster_weight[c.id])
+                c.id: Spread(fleet.management_ticks(c, self.span), t.cluster_weight[c.id])
                 for c in fleet.structure.clusters
             }
             if q.share_tenancy
@@ -198,7 +196,7 @@ class SpanRows:
                 for res, res_idle, _, i in RESOURCES:
                     sp = spreads.get((dom, i))
                     if sp is None:
-                        sp = spreads[(dom, i)] = _Spread(idle[dom][i], t.weights[dom][i])
+                        sp = spreads[(dom, i)] = Spread(idle[dom][i], t.weights[dom][i])
                     share = sp.take(a.v[res])
                     a.v[res] += share
                     a.v[res_idle] = share
@@ -238,7 +236,7 @@ class SpanRows:
         else:
             rows = self.fleet.raw(self.span)
         ns_spread = (
-            {c: _Spread(t.shared_ns_total[c], t.kept_weight[c]) for c in t.shared_ns_total}
+            {c: Spread(t.shared_ns_total[c], t.kept_weight[c]) for c in t.shared_ns_total}
             if t is not None and q.share_namespaces
             else {}
         )

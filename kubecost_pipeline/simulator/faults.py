@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from kubecost_pipeline.simulator.model import _u
+from kubecost_pipeline.simulator.hashing import uniform
 
 KINDS = {
     "500": "HTTP 500 with Kubecost's JSON error body",
@@ -78,7 +78,7 @@ class Fault:
             return False
         if self.times is not None and self.fired >= self.times:
             return False
-        if self.rate is not None and _u(self.seed, self.seen, 31) >= self.rate:
+        if self.rate is not None and uniform(self.seed, self.seen, 31) >= self.rate:
             return False
         self.fired += 1
         return True

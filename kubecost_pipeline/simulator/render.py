@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kubecost_pipeline.simulator.assets import Asset
-from kubecost_pipeline.simulator.model import (
+from kubecost_pipeline.simulator.entities import Allocation
+from kubecost_pipeline.simulator.units import (
     CPU,
     CPU_ADJ,
     CPU_HOURS,
@@ -47,7 +48,6 @@ from kubecost_pipeline.simulator.model import (
     RAM_REQ_HOURS,
     RAM_USE_HOURS,
     SHARED,
-    Allocation,
     total_ticks,
 )
 from kubecost_pipeline.simulator.windows import iso

@@ -26,7 +26,9 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
 from kubecost_pipeline.simulator.engine import UNALLOCATED, AllocationQuery, SpanRows
-from kubecost_pipeline.simulator.model import TICKS, Allocation, Fleet, Span
+from kubecost_pipeline.simulator.entities import Allocation, Span
+from kubecost_pipeline.simulator.model import Fleet
+from kubecost_pipeline.simulator.units import TICKS
 
 LEVELS = ("cluster", "node", "namespace", "controller", "pod", "container", "idle")
 IDLE_POLICIES = ("separate", "shared", "none")

@@ -12,43 +12,38 @@ separate process must wait until the sync has exited.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
-DEFAULT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_k8s_costs"
+import yaml
+
+from kubecost_pipeline.clickhouse import ClickHouseUnavailable, ClickHouseURL, connect
+from kubecost_pipeline.urls import redact_text
+
+
+def installed_project_dir() -> Path:
+    """dbt_k8s_costs as installed with this package: package data of the wheel, or the
+    checkout in an editable install (pyproject.toml ships it as the package `dbt_k8s_costs`)."""
+    spec = importlib.util.find_spec("dbt_k8s_costs")
+    for location in (spec.submodule_search_locations if spec else None) or ():
+        if (Path(location) / "dbt_project.yml").exists():
+            return Path(location)
+    return Path("dbt_k8s_costs")  # not installed: build() says to pass --project-dir
+
+
+DEFAULT_PROJECT_DIR = installed_project_dir()
 FAILED = ("error", "fail", "runtime error")
-
-# Used when the project has no profiles.yml of its own; same targets as dbt_k8s_costs's.
-PROFILE_OUTPUTS = {
-    "embedded": {
-        "type": "chdb",
-        "chdb_path": "{{ env_var('DBT_CHDB_PATH') }}",
-        "schema": "{{ env_var('DBT_SCHEMA', 'kubecost') }}",
-        "threads": 4,
-        "use_lw_deletes": True,
-    },
-    "clickhouse": {
-        "type": "clickhouse",
-        "driver": "http",
-        "host": "{{ env_var('DBT_CLICKHOUSE_HOST', 'localhost') }}",
-        "port": "{{ env_var('DBT_CLICKHOUSE_PORT', '8123') | int }}",
-        "user": "{{ env_var('DBT_CLICKHOUSE_USER', 'default') }}",
-        "password": "{{ env_var('DBT_CLICKHOUSE_PASSWORD', '') }}",
-        "schema": "{{ env_var('DBT_CLICKHOUSE_DATABASE', 'kubecost') }}",
-        "secure": "{{ env_var('DBT_CLICKHOUSE_SECURE', 'false') | as_bool }}",
-        "cluster": "{{ env_var('DBT_CLICKHOUSE_CLUSTER', '') }}",
-        "threads": 4,
-        "use_lw_deletes": True,
-    },
-}
+# dbt scrubs the values of DBT_ENV_SECRET_* variables from its logs and artifacts.
+PASSWORD_ENV = "DBT_ENV_SECRET_CLICKHOUSE_PASSWORD"
 
 
 class TransformError(Exception):
@@ -71,6 +66,7 @@ class BuildResult:
     failures: list[NodeFailure] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # nodes not run because of a failure
     duration_s: float = 0.0
+    results: list[Any] = field(default_factory=list, repr=False)  # dbt's node results
 
     def report(self) -> str:
         """One line per failed node, or a one-line success summary."""
@@ -83,30 +79,38 @@ class BuildResult:
         )
 
 
-def connection_env(clickhouse_url: str, schema: str | None = None) -> tuple[str, dict[str, str]]:
-    """The profile target and the environment variables it reads, for a ClickHouse URL."""
-    parsed = urlparse(clickhouse_url)
-    if parsed.scheme == "chdb" and parsed.path and not parsed.netloc:
-        env = {"DBT_CHDB_PATH": parsed.path}
-        return "embedded", env | ({"DBT_SCHEMA": schema} if schema else {})
-    if parsed.scheme in ("http", "https"):
-        secure = parsed.scheme == "https"
-        env = {
-            "DBT_CLICKHOUSE_HOST": parsed.hostname or "localhost",
-            "DBT_CLICKHOUSE_PORT": str(parsed.port or (8443 if secure else 8123)),
-            "DBT_CLICKHOUSE_SECURE": str(secure).lower(),
-        }
-        if parsed.username:
-            env["DBT_CLICKHOUSE_USER"] = unquote(parsed.username)
-        if parsed.password:
-            env["DBT_CLICKHOUSE_PASSWORD"] = unquote(parsed.password)
-        if database := schema or parsed.path.strip("/"):
-            env["DBT_CLICKHOUSE_DATABASE"] = database
-        return "clickhouse", env
-    raise TransformError(
-        f"dbt cannot use the ClickHouse URL scheme {parsed.scheme!r}: use chdb:///absolute/dir "
-        "(embedded) or http(s)://user:password@host:port/database (a server)."
-    )
+def connection_env(
+    clickhouse_url: str | ClickHouseURL, schema: str | None = None, cluster: str | None = None
+) -> tuple[str, dict[str, str]]:
+    """The profile target and the environment variables it reads, for a ClickHouse URL.
+
+    The password travels only in `DBT_ENV_SECRET_CLICKHOUSE_PASSWORD`, never in an argument.
+    """
+    url = clickhouse_url
+    if isinstance(url, str):
+        try:
+            url = ClickHouseURL.parse(url)
+        except ClickHouseUnavailable as error:
+            raise TransformError(str(error)) from None
+    if url.scheme == "chdb":
+        if cluster:
+            raise TransformError(
+                f"A ClickHouse cluster ({cluster!r}) needs a server URL, not {url}: use "
+                "http(s)://user:password@host:port, or leave the cluster out."
+            )
+        return "embedded", {"DBT_CHDB_PATH": url.path} | ({"DBT_SCHEMA": schema} if schema else {})
+    env = {
+        "DBT_CLICKHOUSE_HOST": url.host,
+        "DBT_CLICKHOUSE_PORT": str(url.port),
+        "DBT_CLICKHOUSE_SECURE": str(url.secure).lower(),
+        "DBT_CLICKHOUSE_USER": url.user,
+        PASSWORD_ENV: url.password,
+    }
+    if database := schema or url.database:
+        env["DBT_CLICKHOUSE_DATABASE"] = database
+    if cluster:
+        env["DBT_CLICKHOUSE_CLUSTER"] = cluster
+    return "clickhouse", env
 
 
 @contextlib.contextmanager
@@ -125,7 +129,8 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _profiles_dir(project_dir: Path) -> Iterator[Path]:
-    """The project's own profiles.yml, else a temporary one with the standard targets."""
+    """The project's own profiles.yml, else a temporary one with dbt_k8s_costs's targets
+    under the project's profile name."""
     if (project_dir / "profiles.yml").exists():
         yield project_dir
         return
@@ -134,10 +139,23 @@ def _profiles_dir(project_dir: Path) -> Iterator[Path]:
     )
     if not found:
         raise TransformError(f"{project_dir}/dbt_project.yml names no `profile:`; add one.")
+    (standard,) = yaml.safe_load((DEFAULT_PROJECT_DIR / "profiles.yml").read_text()).values()
     with tempfile.TemporaryDirectory(prefix="kubecost-dbt-") as tmp:
-        profile = {found[1]: {"target": "embedded", "outputs": PROFILE_OUTPUTS}}
-        (Path(tmp) / "profiles.yml").write_text(json.dumps(profile, indent=2))  # JSON is YAML
+        profile = {found[1]: {**standard, "target": "embedded"}}
+        (Path(tmp) / "profiles.yml").write_text(yaml.safe_dump(profile))
         yield Path(tmp)
+
+
+@contextlib.contextmanager
+def _argv_redacted() -> Iterator[None]:
+    """dbt records `sys.argv` as its `invocation_command` (dbt.log, run_results.json): let it
+    see this process's command line without the password of a `--clickhouse-url`."""
+    saved = sys.argv
+    sys.argv = [redact_text(arg) for arg in saved]
+    try:
+        yield
+    finally:
+        sys.argv = saved
 
 
 def build(
@@ -151,6 +169,9 @@ def build(
     full_refresh: bool = False,
     command: str = "build",
     on_node: Callable[[str, str], None] | None = None,
+    cluster: str | None = None,
+    args: Sequence[str] = (),
+    install_deps: bool = True,
 ) -> BuildResult:
     """Run `dbt <command>` (default `build`) of a project against one ClickHouse.
 
@@ -165,42 +186,74 @@ def build(
         command: dbt command (build, run, test, seed, ...).
         on_node: called with (node name, status) as each model, seed or test finishes;
             when given, dbt's own log lines are silenced (`--quiet`) except errors.
+        cluster: a ClickHouse cluster (the profile's `cluster`: ON CLUSTER DDL, Replicated
+            engines); default `$KUBECOST_PIPELINE__CLICKHOUSE__CLUSTER`.
+        args: more dbt arguments, as on its command line.
+        install_deps: run `dbt deps` first when the project has packages.
 
     Returns:
         A BuildResult; `success` is False, with every failing node named, when any node
-        errors or fails. Raises TransformError when dbt cannot start at all.
+        errors or fails. Raises TransformError when dbt cannot start at all, e.g. when
+        ClickHouse cannot be reached (one line: what failed and what to do).
     """
-    from dbt.cli.main import dbtRunner
-
-    from kubecost_pipeline.landing.settings import default_clickhouse_url
+    from kubecost_pipeline.landing.settings import default_clickhouse_url, default_cluster
 
     project = Path(project_dir).resolve()
     if not (project / "dbt_project.yml").exists():
         raise TransformError(
             f"{project} has no dbt_project.yml; pass --project-dir pointing at dbt_k8s_costs/."
         )
-    inferred, env = connection_env(clickhouse_url or default_clickhouse_url(), schema)
+    try:
+        url = ClickHouseURL.parse(clickhouse_url or default_clickhouse_url())
+        inferred, env = connection_env(url, schema, cluster or default_cluster())
+        connect(url).close()  # one clear line now, rather than a failure in every model
+    except ClickHouseUnavailable as error:
+        raise TransformError(str(error)) from None
+    from dbt.cli.main import dbtRunner  # seconds to import: only once ClickHouse answered
+
     started = time.monotonic()
-    with _environ(env), _profiles_dir(project) as profiles:
+    with (
+        _environ(env | _dbt_defaults(project)),
+        _argv_redacted(),
+        _profiles_dir(project) as profiles,
+    ):
         common = ["--project-dir", str(project), "--profiles-dir", str(profiles)]
         runner = dbtRunner(callbacks=[_node_callback(on_node)] if on_node else None)
-        if any((project / name).exists() for name in ("packages.yml", "dependencies.yml")):
+        packages = any((project / name).exists() for name in ("packages.yml", "dependencies.yml"))
+        if packages and install_deps:
             deps = runner.invoke(["deps", *common])
             if not deps.success:
                 return BuildResult(
                     False, 0, [NodeFailure("dbt deps", "error", str(deps.exception))]
                 )
-        args = [command, *common, "--target", target or inferred]
+        invocation = [command, *common, "--target", target or inferred, *args]
         if on_node:
-            args.append("--quiet")
+            invocation.append("--quiet")
         if vars:
-            args += ["--vars", json.dumps(dict(vars))]
-        args += [arg for s in select for arg in ("--select", s)]
-        args += [arg for s in exclude for arg in ("--exclude", s)]
+            invocation += ["--vars", json.dumps(dict(vars))]
+        invocation += [arg for s in select for arg in ("--select", s)]
+        invocation += [arg for s in exclude for arg in ("--exclude", s)]
         if full_refresh:
-            args.append("--full-refresh")
-        outcome = runner.invoke(args)
+            invocation.append("--full-refresh")
+        outcome = runner.invoke(invocation)
     return _result(outcome, time.monotonic() - started)
+
+
+def _dbt_defaults(project: Path) -> dict[str, str]:
+    """dbt's settings unless the caller chose them. dbt writes target/, logs/ and .user.yml
+    beside the project by default, i.e. inside the installed package: they go to the user's
+    data directory. Colour codes only on a terminal; no anonymous usage stats."""
+    from kubecost_pipeline.config import data_dir
+
+    base = data_dir() / "dbt" / project.name
+    defaults = {
+        "DBT_TARGET_PATH": str(base / "target"),
+        "DBT_LOG_PATH": str(base / "logs"),
+        "DBT_USE_COLORS": str(sys.stdout.isatty()).lower(),
+        "DBT_USE_COLORS_FILE": "false",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    return {name: os.environ.get(name) or value for name, value in defaults.items()}
 
 
 NODE_RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult")
@@ -227,4 +280,4 @@ def _result(outcome: Any, duration_s: float) -> BuildResult:
     if not success and not failures:
         failures.append(NodeFailure("dbt", "error", "dbt reported failure; see its log above"))
     skipped = [r.node.unique_id for r in nodes if str(r.status) == "skipped"]
-    return BuildResult(success, len(nodes), failures, skipped, duration_s)
+    return BuildResult(success, len(nodes), failures, skipped, duration_s, nodes)

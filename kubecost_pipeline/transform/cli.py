@@ -6,7 +6,11 @@ import argparse
 import json
 import logging
 
-from kubecost_pipeline.landing.settings import CLICKHOUSE_URL_ENV, DEFAULT_DATABASE
+from kubecost_pipeline.landing.settings import (
+    CLICKHOUSE_CLUSTER_ENV,
+    CLICKHOUSE_URL_ENV,
+    DEFAULT_DATABASE,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--clickhouse-url",
         help=f"chdb:///dir or http(s)://user:pass@host:port (default ${CLICKHOUSE_URL_ENV}, "
-        "else chdb://./.kubecost-pipeline/chdb)",
+        "else chdb://~/.local/share/kubecost-pipeline/chdb)",
     )
     parser.add_argument(
         "--database",
@@ -34,6 +38,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--project-dir", help="dbt project (default: dbt_k8s_costs/)")
     parser.add_argument("--target", help="profile target (default: from the URL)")
     parser.add_argument("--schema", help="target schema, i.e. ClickHouse database prefix")
+    parser.add_argument(
+        "--cluster",
+        help="ClickHouse cluster: ON CLUSTER DDL and Replicated engines "
+        f"(default ${CLICKHOUSE_CLUSTER_ENV})",
+    )
     parser.add_argument("--select", "-s", nargs="+", default=[], help="dbt node selection")
     parser.add_argument("--exclude", nargs="+", default=[], help="dbt nodes to leave out")
     parser.add_argument("--vars", default="{}", help="more dbt vars, as a JSON object")
@@ -65,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             exclude=args.exclude,
             schema=args.schema,
             full_refresh=args.full_refresh,
+            cluster=args.cluster,
         )
     except TransformError as error:
         logger.error("%s", error)

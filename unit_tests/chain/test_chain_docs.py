@@ -97,3 +97,29 @@ def test_relative_links_point_at_files(path):
         link for link in links if "://" not in link and not (path.parent / link).resolve().exists()
     ]
     assert dead == []
+
+
+def test_ci_runs_exactly_the_test_command_of_the_readme():
+    first_block = shell_blocks((ROOT / "README.md").read_text())[0].splitlines()
+    readme_test = next(line.strip() for line in first_block if "test" in line)
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert [line for line in ci if line][-1] == readme_test == "make test"
+
+
+def test_bench_results_name_no_path_of_the_machine_they_ran_on():
+    text = (ROOT / "bench" / "results.md").read_text()
+    absolute = re.findall(r"(?<![\w.~$/])/(?:work|tmp|root|home|Users|var|private|opt|mnt)/", text)
+    assert absolute == []
+    assert str(ROOT) not in text and str(Path.home()) not in text
+
+
+def test_the_bench_runner_writes_paths_as_a_reader_would():
+    import importlib.util
+    import tempfile
+
+    spec = importlib.util.spec_from_file_location("bench_runner", ROOT / "bench" / "__main__.py")
+    assert spec is not None and spec.loader is not None
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    text = f"`{ROOT}/bench/bench_x.py` wrote {tempfile.gettempdir()}/b1 and {Path.home()}/.cache"
+    assert runner.without_local_paths(text) == "`./bench/bench_x.py` wrote $TMPDIR/b1 and ~/.cache"

@@ -38,6 +38,10 @@ def _config(**values):
         ({"ca_certificate": "not a pem"}, "not a PEM certificate"),
         ({"credentials": {"auth_type": "header", "header_name": ""}}, "needs a header name"),
         ({"credentials": {"auth_type": "oauth"}}, "Authentication type 'oauth' is unknown"),
+        ({"url": "http://kubecost.test:99999"}, "'http://kubecost.test:99999' is not a valid URL"),
+        ({"url": "http://kubecost.test:abc"}, "'http://kubecost.test:abc' is not a valid URL"),
+        ({"url": "http://[::1"}, "'http://[::1' is not a valid URL"),
+        ({"url": "http://[::1]:9090x/model"}, "is not a valid URL"),
     ],
 )
 def test_given_bad_value_when_parsed_then_config_error_names_it(values, message) -> None:
@@ -47,12 +51,41 @@ def test_given_bad_value_when_parsed_then_config_error_names_it(values, message)
     assert message in raised.value.message
 
 
-def test_given_url_with_model_and_credentials_when_parsed_then_prefix_kept_and_secret_out() -> None:
-    settings = parse_config(
-        _config(url="https://ann:pw@kubecost.test/model/", flavour="opencost"), today=_TODAY
-    )
+def test_given_url_with_model_when_parsed_then_prefix_kept_and_ipv6_literal_rebuilt() -> None:
+    settings = parse_config(_config(url="https://kubecost.test/model/", flavour="opencost"))
     assert settings.base_url == "https://kubecost.test" and settings.model_prefix is True
-    assert "pw" not in settings.base_url
+    ipv6 = parse_config(_config(url="http://[fd00::1]:9090/"), today=_TODAY)
+    assert ipv6.base_url == "http://[fd00::1]:9090" and ipv6.model_prefix is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://ann:s3cr3t@kubecost.test/model", "http://s3cr3t@kubecost.test:9090", "http://[::1"],
+)
+def test_given_credentials_in_the_url_when_parsed_then_refused_without_echoing_them(url) -> None:
+    with pytest.raises(KubecostError) as raised:
+        parse_config(_config(url=url.replace("[::1", "ann:s3cr3t@[::1")), today=_TODAY)
+    assert raised.value.failure_type == CONFIG
+    assert "s3cr3t" not in raised.value.message and "ann" not in raised.value.message
+    if "[" not in url:
+        assert "Basic (username and password)" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {"auth_type": "bearer", "token": "abc\ndef"},
+        {"auth_type": "bearer", "token": "abc\n"},
+        {"auth_type": "cookie", "token": "abc\r\n"},
+        {"auth_type": "header", "header_name": "X-Key", "header_value": "v\n"},
+        {"auth_type": "basic", "username": "ann", "password": "pw\n"},
+    ],
+)
+def test_given_a_secret_with_a_line_break_when_parsed_then_auth_config_error(credentials) -> None:
+    with pytest.raises(KubecostError) as raised:
+        parse_config(_config(credentials=credentials), today=_TODAY)
+    assert raised.value.failure_type == CONFIG
+    assert "line break" in raised.value.message and "abc" not in raised.value.message
 
 
 @pytest.mark.parametrize(

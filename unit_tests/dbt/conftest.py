@@ -8,8 +8,6 @@ files; the landing database is passed as the `kubecost_database` var.
 from __future__ import annotations
 
 import fcntl
-import json
-import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -33,55 +31,36 @@ def run_dbt(
     project: Path = PROJECT,
     vars: Mapping[str, Any] | None = None,
 ) -> Any:
-    """`dbt <args>` in this process; raises DbtFailed naming every failed node."""
-    from dbt.cli.main import dbtRunner
+    """`dbt <args>` in this process through `transform.build`; returns dbt's node results
+    and raises DbtFailed naming every failed node."""
+    from kubecost_pipeline.transform import build
 
-    command = [
-        *args,
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(PROJECT),
-        "--target-path",
-        str(workdir / "target"),
-        "--log-path",
-        str(workdir / "logs"),
-        "--no-use-colors",
-    ]
-    if vars:
-        command += ["--vars", json.dumps(dict(vars))]
-    saved = {k: os.environ.get(k) for k in ("DBT_CHDB_PATH", "DBT_SCHEMA")}
-    os.environ.update(DBT_CHDB_PATH=str(chdb_path), DBT_SCHEMA=schema)
-    try:
-        outcome = dbtRunner().invoke(command)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    results = list(getattr(outcome.result, "results", None) or [])
-    failed = [r for r in results if str(r.status) in ("error", "fail", "runtime error")]
-    if not outcome.success or failed or outcome.exception:
-        lines = [f"{r.node.unique_id}: {r.status}: {r.message}" for r in failed]
-        raise DbtFailed(
-            f"dbt {' '.join(args)} failed: {outcome.exception or ''}\n" + "\n".join(lines)
-        )
-    return results
+    command, *rest = args
+    paths = ["--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs")]
+    result = build(
+        f"chdb://{chdb_path}",
+        project,
+        vars=vars,
+        schema=schema,
+        command=command,
+        args=[*rest, *paths, "--no-use-colors"],
+        install_deps=False,
+    )
+    if not result.success:
+        raise DbtFailed(f"dbt {' '.join(args)} failed:\n{result.report()}")
+    return result.results
 
 
 @pytest.fixture(scope="session")
-def harness_deps() -> None:
+def harness_deps(chdb_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     """`dbt deps` of the harness once; a file lock keeps xdist workers from racing on it."""
-    from dbt.cli.main import dbtRunner
-
     with (HARNESS / ".deps.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (HARNESS / "dbt_packages" / "dbt_k8s_costs").exists():
-            outcome = dbtRunner().invoke(
-                ["deps", "--project-dir", str(HARNESS), "--profiles-dir", str(PROJECT)]
+            workdir = tmp_path_factory.mktemp("deps")
+            run_dbt(
+                ["deps"], chdb_path=chdb_path, schema="default", workdir=workdir, project=HARNESS
             )
-            assert outcome.success, outcome.exception
 
 
 @pytest.fixture

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
+pytestmark = pytest.mark.slow  # dbt builds, real processes: `make test` only
+
 
 def test_given_the_seed_harness_when_dbt_builds_then_models_tests_and_unit_tests_pass(
     dbt, harness, seeded_landing, ch_client, ch_database

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.slow  # dbt builds, real processes: `make test` only
+
 FIRST_SYNC = "2026-11-04 01:00:00"
 RE_READ = "2026-11-05 01:00:00"
 TABLES = {  # landing table: (seed, engine as the destination creates it)

@@ -1,22 +1,30 @@
-"""Config, request and response builders for the mock-server tests (source-stripe's grammar)."""
+"""Config, request and response builders for the mock-server tests (source-stripe's grammar),
+and `read_stream`: a sync through the connector's production path, in this process."""
 
 from __future__ import annotations
 
 import copy
 import json
+import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
+import orjson
+from airbyte_cdk.models import (
+    AirbyteStateMessageSerializer,
+    ConfiguredAirbyteCatalog,
+    ConfiguredAirbyteCatalogSerializer,
+    SyncMode,
+)
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
-from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 from airbyte_cdk.test.state_builder import StateBuilder
+from mock_server import MockServer
 
-from source_kubecost import SourceKubecost
+from source_kubecost.run import run
 
-URL = "http://kubecost.test:9090"
 _RESPONSES = Path(__file__).parent.parent / "resource" / "http" / "response"
 
 
@@ -27,12 +35,10 @@ def template(name: str) -> dict[str, Any]:
 class ConfigBuilder:
     def __init__(self) -> None:
         self._config: dict[str, Any] = {
-            "url": URL,
+            "url": MockServer.url(),
             "flavour": "kubecost",
             "start_date": "2024-05-01",
             "lookback_days": 0,
-            # HttpMocker counts calls in this process; a read-ahead child is another one.
-            "read_ahead": False,
         }
 
     def with_start_date(self, day: str) -> ConfigBuilder:
@@ -94,7 +100,7 @@ class KubecostRequestBuilder:
         return self
 
     def build(self) -> HttpRequest:
-        return HttpRequest(f"{URL}{self._path}", query_params=self._params or None)
+        return HttpRequest(f"{MockServer.url()}{self._path}", query_params=self._params or None)
 
 
 def an_allocation(name: str | None = None, **fields: Any) -> dict:
@@ -145,11 +151,34 @@ def read_stream(
     mode: SyncMode = SyncMode.incremental,
     expecting_exception: bool = False,
 ) -> EntrypointOutput:
+    """`source-kubecost read` in this process: day workers, records copied to the output."""
     states = StateBuilder().with_stream_state(stream, state).build() if state else None
-    return read(
-        SourceKubecost(),
-        config,
-        catalog(stream, mode),
-        states,
-        expecting_exception=expecting_exception,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "config.json").write_text(json.dumps(config))
+        dumped = ConfiguredAirbyteCatalogSerializer.dump(catalog(stream, mode))
+        (folder / "catalog.json").write_bytes(orjson.dumps(dumped))
+        args = ["read", "--config", f"{tmp}/config.json", "--catalog", f"{tmp}/catalog.json"]
+        if states:
+            dumped_states = [AirbyteStateMessageSerializer.dump(s) for s in states]
+            (folder / "state.json").write_bytes(orjson.dumps(dumped_states))
+            args += ["--state", f"{tmp}/state.json"]
+        return run_in_process(args, folder / "output.jsonl", expecting_exception)
+
+
+def run_in_process(
+    args: list[str], output: Path, expecting_exception: bool = False
+) -> EntrypointOutput:
+    """`source-kubecost <args>` run here (`run.run`), its output parsed by the CDK."""
+    error = None
+    with open(output, "w") as out:
+        try:
+            run(args, out)
+        except Exception as raised:
+            if not expecting_exception:
+                raise
+            error = raised
+    lines = [line for line in output.read_text().splitlines() if line]
+    parsed = EntrypointOutput(messages=lines, uncaught_exception=error)
+    parsed.lines = lines  # type: ignore[attr-defined] # the bytes as written
+    return parsed

@@ -8,8 +8,9 @@ from unittest import TestCase
 
 import freezegun
 from airbyte_cdk.models import FailureType
-from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
+from airbyte_cdk.test.mock_http import HttpResponse
 from connector_builders import ConfigBuilder, KubecostRequestBuilder, read_stream, template
+from mock_server import MockServer
 
 _STREAM_NAME = "assets"
 _NOW = datetime(2024, 5, 2, 3, 0, tzinfo=UTC)
@@ -23,12 +24,12 @@ def _config(flavour: str = "kubecost"):
 
 @freezegun.freeze_time(_NOW.isoformat())
 class IncrementalTest(TestCase):
-    @HttpMocker()
+    @MockServer()
     def test_given_kubecost_list_of_sets_when_read_then_node_and_disk_flattened(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
         request = KubecostRequestBuilder.assets_endpoint().with_window("2024-05-01").build()
-        http_mocker.get(request, HttpResponse(json.dumps(template("assets"))))
+        mock_server.get(request, HttpResponse(json.dumps(template("assets"))))
         output = read_stream(_STREAM_NAME, _config())
         records = {r.record.data["type"]: r.record.data for r in output.records}
         node = records["Node"]
@@ -44,20 +45,20 @@ class IncrementalTest(TestCase):
         assert records["Disk"]["bytes"] == 10737418240.0
         assert output.most_recent_state.stream_state.window_start == "2024-05-01T00:00:00Z"
 
-    @HttpMocker()
+    @MockServer()
     def test_given_opencost_single_map_when_read_then_same_records(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
         body = template("assets")
         body["data"] = body["data"][0]
         request = KubecostRequestBuilder.assets_endpoint("").with_window("2024-05-01").build()
-        http_mocker.get(request, HttpResponse(json.dumps(body)))
+        mock_server.get(request, HttpResponse(json.dumps(body)))
         output = read_stream(_STREAM_NAME, _config("opencost"))
         assert sorted(r.record.data["type"] for r in output.records) == ["Disk", "Node"]
 
-    @HttpMocker()
-    def test_given_403_when_read_then_config_error(self, http_mocker: HttpMocker) -> None:
+    @MockServer()
+    def test_given_403_when_read_then_config_error(self, mock_server: MockServer) -> None:
         request = KubecostRequestBuilder.assets_endpoint().with_window("2024-05-01").build()
-        http_mocker.get(request, HttpResponse('{"code":403}', 403))
+        mock_server.get(request, HttpResponse('{"code":403}', 403))
         output = read_stream(_STREAM_NAME, _config(), expecting_exception=True)
         assert output.errors[0].trace.error.failure_type == FailureType.config_error

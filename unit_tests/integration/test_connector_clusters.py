@@ -6,25 +6,26 @@ import json
 from unittest import TestCase
 
 from airbyte_cdk.models import SyncMode
-from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
+from airbyte_cdk.test.mock_http import HttpResponse
 from connector_builders import ConfigBuilder, KubecostRequestBuilder, read_stream, template
+from mock_server import MockServer
 
 _STREAM_NAME = "clusters"
 
 
-def _get(http_mocker: HttpMocker, path: str, response: HttpResponse) -> None:
-    http_mocker.get(KubecostRequestBuilder.endpoint(path).build(), response)
+def _get(mock_server: MockServer, path: str, response: HttpResponse) -> None:
+    mock_server.get(KubecostRequestBuilder.endpoint(path).build(), response)
 
 
 class FullRefreshTest(TestCase):
-    @HttpMocker()
+    @MockServer()
     def test_given_cluster_info_and_currency_when_read_then_one_record_with_currency(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
-        _get(http_mocker, "/model/clusterInfo", HttpResponse(json.dumps(template("clusters"))))
-        _get(http_mocker, "/model/clusterInfoMap", HttpResponse("{}", 404))
+        _get(mock_server, "/model/clusterInfo", HttpResponse(json.dumps(template("clusters"))))
+        _get(mock_server, "/model/clusterInfoMap", HttpResponse("{}", 404))
         _get(
-            http_mocker,
+            mock_server,
             "/model/getConfigs",
             HttpResponse(json.dumps({"code": 200, "data": {"currencyCode": "EUR"}})),
         )
@@ -38,21 +39,21 @@ class FullRefreshTest(TestCase):
         )
         assert record["profile"] == "production" and record["currency"] == "EUR"
 
-    @HttpMocker()
+    @MockServer()
     def test_given_cluster_map_of_a_federated_install_when_read_then_every_cluster(
-        self, http_mocker: HttpMocker
+        self, mock_server: MockServer
     ) -> None:
-        _get(http_mocker, "/model/clusterInfo", HttpResponse(json.dumps(template("clusters"))))
+        _get(mock_server, "/model/clusterInfo", HttpResponse(json.dumps(template("clusters"))))
         clusters = {
             "c1": {"id": "c1", "name": "prod-eu", "provider": "GCP"},
             "c2": {"id": "c2", "name": "prod-us", "provider": "AWS", "region": "us-east-1"},
         }
         _get(
-            http_mocker,
+            mock_server,
             "/model/clusterInfoMap",
             HttpResponse(json.dumps({"code": 200, "data": clusters})),
         )
-        _get(http_mocker, "/model/getConfigs", HttpResponse("<html>not found</html>", 404))
+        _get(mock_server, "/model/getConfigs", HttpResponse("<html>not found</html>", 404))
         output = read_stream(_STREAM_NAME, ConfigBuilder().build(), mode=SyncMode.full_refresh)
         records = {r.record.data["id"]: r.record.data for r in output.records}
         assert sorted(records) == ["c1", "c2"]

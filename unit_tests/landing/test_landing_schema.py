@@ -210,3 +210,59 @@ def test_given_a_clickhouse_url_then_redact_hides_only_the_password(url, expecte
     from kubecost_pipeline.urls import redact
 
     assert redact(url) == expected
+
+
+def test_given_a_cluster_then_ddl_runs_on_cluster_with_the_replicated_engine():
+    schema = table_schema("allocations", ALLOCATIONS, "append_dedup", PK, ["window_start"])
+
+    ddl = schema.create_sql("kubecost", replace=True, cluster="prod`eu")
+
+    assert ddl.startswith(
+        "CREATE OR REPLACE TABLE `kubecost`.`allocations` ON CLUSTER `prod\\`eu` ("
+    )
+    assert "\nENGINE = ReplicatedReplacingMergeTree(`window_start`)\n" in ddl
+
+
+@pytest.mark.parametrize(
+    ("engine_full", "version"),
+    [
+        ("ReplacingMergeTree(window_start) ORDER BY (window_start, name)", "window_start"),
+        (
+            "ReplicatedReplacingMergeTree('/clickhouse/tables/{uuid}/{shard}', '{replica}', "
+            "window_start) ORDER BY (window_start, name) SETTINGS index_granularity = 8192",
+            "window_start",
+        ),
+        ("ReplicatedReplacingMergeTree('/t/{shard}', '{replica}') ORDER BY k", ""),
+        ("ReplicatedReplacingMergeTree(_airbyte_extracted_at) ORDER BY k", "_airbyte_extracted_at"),
+        ("MergeTree ORDER BY _airbyte_raw_id", ""),
+    ],
+)
+def test_given_an_existing_table_then_its_version_column_is_read_from_engine_full(
+    engine_full, version
+):
+    from kubecost_pipeline.landing.destination import _version_column
+
+    assert _version_column(engine_full) == version
+
+
+HOSTILE = ["we`ird", "back\\slash", "it's", "semi;colon -- x", "`; DROP DATABASE x; --"]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_given_hostile_identifiers_then_quote_keeps_them_one_name(name, ch_client, ch_database):
+    from kubecost_pipeline.landing.schema import quote
+
+    ch_client.command(
+        f"CREATE TABLE {quote(ch_database)}.{quote(name)} ({quote(name)} String) "
+        "ENGINE = MergeTree ORDER BY tuple()"
+    )
+
+    tables = ch_client.query(
+        "SELECT name FROM system.tables WHERE database = {db:String}",
+        parameters={"db": ch_database},
+    ).result_rows
+    columns = ch_client.query(
+        "SELECT name FROM system.columns WHERE database = {db:String}",
+        parameters={"db": ch_database},
+    ).result_rows
+    assert tables == [(name,)] and columns == [(name,)]

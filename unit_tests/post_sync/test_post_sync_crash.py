@@ -18,6 +18,8 @@ import pytest
 from kubecost_pipeline.post_sync import Stores, project, sandbox
 from kubecost_pipeline.post_sync.discovery import Discovery
 
+pytestmark = pytest.mark.slow  # dbt builds, real processes: `make test` only
+
 NOW = 1_793_000_000
 START = date(2026, 10, 1)
 

@@ -25,6 +25,10 @@ from kubecost_pipeline.post_sync import (
 )
 from kubecost_pipeline.post_sync.discovery import connect
 
+# Each scenario projects into a real MariaDB and chDB (about a second of CPU each, half a
+# minute together): `make test` only.
+pytestmark = pytest.mark.slow
+
 DAY = 86_400
 START = date(2026, 10, 1)
 NOW = 1_793_000_000  # 2026-10-26 08:53:20 UTC: the frozen start of a run

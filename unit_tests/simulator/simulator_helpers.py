@@ -14,7 +14,8 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 DAY = date(2026, 11, 5)
 WINDOW = "2026-11-05T00:00:00Z,2026-11-06T00:00:00Z"
 CONTAINER_AGG = "cluster,node,namespace,controllerKind,controller,pod,container"
-FIXTURES = Path(__file__).parent / "fixtures"
+# The real payloads the connector tests read too (one vendored copy, with its attribution).
+FIXTURES = Path(__file__).parents[1] / "resource" / "fixtures"
 SPEC = FleetSpec(seed=7, clusters=3, namespaces_per_cluster=6, pods_per_namespace=5)
 
 

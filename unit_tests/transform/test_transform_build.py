@@ -15,6 +15,8 @@ import pytest
 
 from kubecost_pipeline.transform import NodeFailure, TransformError, build, connection_env
 
+pytestmark = pytest.mark.slow  # dbt builds, real processes: `make test` only
+
 PROJECT = {
     "dbt_project.yml": 'name: tiny\nversion: "1.0"\nconfig-version: 2\nprofile: tiny\n',
     "models/costs_view.sql": (
@@ -114,7 +116,7 @@ def test_given_a_failing_data_test_when_built_then_the_test_is_reported(
 
 
 def test_given_https_url_then_server_target_env_carries_credentials():
-    target, env = connection_env("https://analyst:s%40cret@ch.example:9443/k8s")
+    target, env = connection_env("https://analyst:s%40cret@ch.example:9443/k8s", cluster="c1")
 
     assert target == "clickhouse"
     assert env == {
@@ -122,13 +124,21 @@ def test_given_https_url_then_server_target_env_carries_credentials():
         "DBT_CLICKHOUSE_PORT": "9443",
         "DBT_CLICKHOUSE_SECURE": "true",
         "DBT_CLICKHOUSE_USER": "analyst",
-        "DBT_CLICKHOUSE_PASSWORD": "s@cret",
+        "DBT_ENV_SECRET_CLICKHOUSE_PASSWORD": "s@cret",
         "DBT_CLICKHOUSE_DATABASE": "k8s",
+        "DBT_CLICKHOUSE_CLUSTER": "c1",
     }
+
+
+def test_given_a_cluster_with_an_embedded_url_then_a_clear_error():
+    with pytest.raises(TransformError, match="needs a server URL"):
+        connection_env("chdb:///tmp/x", cluster="c1")
 
 
 def test_given_unknown_scheme_or_missing_project_then_clear_errors(tmp_path):
     with pytest.raises(TransformError, match="postgres"):
         connection_env("postgres://x")
+    with pytest.raises(TransformError, match="postgres"):
+        build("postgres://x")
     with pytest.raises(TransformError, match=r"dbt_project\.yml"):
         build("chdb:///tmp/x", tmp_path)

@@ -1,29 +1,30 @@
-"""Day workers: days are fetched, parsed and serialized in forked processes, ahead of the sync.
+"""Day workers: days are read (fetched, parsed, serialized) in forked processes, ahead of the
+sync.
 
 Why: on a day of 50,000 containers, parsing (ijson), flattening and serializing records take
 about 1.5 CPU-seconds of Python, and importing the CDK another 1.6 s. So `source-kubecost
 read` plans the days of its first day stream and forks `WORKERS` processes that start on them
 *before* it imports the CDK (`begin`); the sync process then only copies finished days to
-stdout (launch.py). Parsing overlaps start-up, and days overlap each other.
+stdout (output.py). Parsing overlaps start-up, and days overlap each other.
 
-A worker hands its spools over by file path. Its log lines and its error come back through a
-pipe and are logged or raised when the day is due, so state and error semantics are those of
-reading the days one after another. Linux/macOS only (fork); elsewhere, or when `read_ahead`
-is off, days are fetched inline.
+A worker hands a finished day over as an open, unlinked file (its descriptor crosses the
+pipe), so nothing is left in the temporary directory when a sync is killed. Its log lines
+and its error come back through the pipe and are logged or raised when the day is due, so
+state and error semantics are those of reading the days one after another. Linux/macOS only
+(fork); elsewhere, or when `read_ahead` is off, days are read inline.
 """
 
 from __future__ import annotations
 
-import atexit
 import ctypes
 import json
 import logging
 import multiprocessing
 import os
-import shutil
 import signal
+import socket
 import sys
-import tempfile
+import traceback
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from multiprocessing.connection import Connection
@@ -31,9 +32,9 @@ from typing import Any
 
 from source_kubecost.client import KubecostClient
 from source_kubecost.config import parse_config
-from source_kubecost.days import READERS, DayReader, parse_state_day, sync_days
+from source_kubecost.days import READERS, DayReader, StreamState, sync_days
 from source_kubecost.errors import KubecostError
-from source_kubecost.spool import Spool
+from source_kubecost.spool import Extraction
 
 logger = logging.getLogger("airbyte")
 WORKERS = 2  # days in flight; each worker holds one day's parse (tens of MB)
@@ -67,8 +68,13 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
+def _socket(connection: Connection) -> socket.socket:
+    """The Unix socket under a duplex `Pipe`, to pass file descriptors."""
+    return socket.fromfd(connection.fileno(), socket.AF_UNIX, socket.SOCK_STREAM)
+
+
 def _serve(jobs: Connection, parent: int) -> None:
-    """A worker: fetches the days it is sent, one at a time, until the sync closes the pipe."""
+    """A worker: reads the days it is sent, one at a time, until the sync closes the pipe."""
     _die_with(parent)
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - stdout is the sync's
     collect = _Collect()
@@ -77,79 +83,93 @@ def _serve(jobs: Connection, parent: int) -> None:
     logger.propagate = False
     logging.disable(logging.NOTSET)  # forked while `begin` had logging off
     logger.setLevel(logging.DEBUG)  # the sync process logs what its level lets through
+    files = _socket(jobs)
     while True:
         try:
-            reader, day, Spool.directory = jobs.recv()
+            reader, day = jobs.recv()
         except EOFError:
             return
-        collect.lines = []
-        reader.client.renew_session()
+        collect.lines = []  # the client came with a session of its own (client.py)
         try:
-            parts = reader.fetch(day)
-            jobs.send(("ok", [part.handover() for part in parts], collect.lines))
+            extraction = reader.read(day)
         except KubecostError as error:
             jobs.send(("error", error, collect.lines))
-        except Exception as error:
+            continue
+        except Exception as error:  # a bug: the day's system_error, with its traceback
             failure = KubecostError(
                 f"Reading {reader.stream} for {day} failed unexpectedly: "
                 f"{type(error).__name__}: {error}",
-                repr(error),
+                traceback.format_exc(),
             )
             jobs.send(("error", failure, collect.lines))
+            continue
+        with extraction.file:
+            jobs.send(("ok", extraction.records, collect.lines))
+            socket.send_fds(files, [b"f"], [extraction.file.fileno()])
 
 
 class _Worker:
-    """A forked process, its pipe and its spool directory; `day` is the day it is fetching."""
+    """A forked process and its pipe; `day` is the day it is reading."""
 
-    def __init__(self, directory: str) -> None:
-        self.directory = tempfile.mkdtemp(dir=directory)
+    def __init__(self) -> None:
         context = multiprocessing.get_context("fork")
         self.jobs, theirs = context.Pipe()
         self.process = context.Process(target=_serve, args=(theirs, os.getpid()), daemon=True)
         self.process.start()
         theirs.close()
+        self.files = _socket(self.jobs)
         self.day: date | None = None
-        self.what = ""
+        self.stream = ""
 
     def start(self, reader: DayReader, day: date) -> None:
-        self.jobs.send((reader, day, self.directory))
-        self.day, self.what = day, f"{reader.stream} for {day}"
+        self.jobs.send((reader, day))
+        self.day, self.stream = day, reader.stream
 
-    def result(self) -> tuple[str, Any, list[tuple[int, str]]]:
-        self.day = None
+    def result(self) -> Extraction:
+        """The day's extraction, or its error raised, with the worker's logs logged first."""
+        day, self.day = self.day, None
+        assert day is not None
         try:
-            return self.jobs.recv()
-        except EOFError:
+            kind, payload, lines = self.jobs.recv()
+            if kind == "ok":
+                _, [descriptor], _, _ = socket.recv_fds(self.files, 1, 1)
+        except (EOFError, OSError, ValueError):
             self.process.join()
-            failure = KubecostError(
-                f"The process reading {self.what} died (out of memory?).",
+            raise KubecostError(
+                f"The process reading {self.stream} for {day} died (out of memory?).",
                 f"exit code {self.process.exitcode}",
-            )
-            return "error", failure, []
+            ) from None
+        for level, line in lines:
+            logger.log(level, "%s", line)
+        if kind != "ok":
+            raise payload
+        return Extraction(self.stream, day, payload, os.fdopen(descriptor, "rb"))
 
     def stop(self) -> None:
-        """Kills the process, whatever it is doing, and deletes what it fetched."""
+        """Kills the process, whatever it is doing (what it read dies with it)."""
+        self.files.close()
         self.jobs.close()
         self.process.kill()
         self.process.join()
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
-class Prefetch:
-    """Days of one reader fetched ahead, in the expected order, by `WORKERS` forked processes.
+class DayWorkers:
+    """Days of one reader read ahead, in the expected order, by `count` forked processes.
 
     The workers live for the whole sync: `source-kubecost read` forks them before it imports
-    the CDK (`begin`), so they stay small (about 45 MB each while parsing a day).
+    the CDK (`begin`), so they stay small (about 45 MB each while parsing a day). Close the
+    pool (or use it as a context manager) to stop them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, count: int | None = None) -> None:
+        self.count = WORKERS if count is None else count
         self._reader: DayReader | None = None
         self._queue: list[date] = []
         self._workers: list[_Worker] = []
-        self._directory: str | None = None
 
     def expect(self, reader: DayReader, days: list[date]) -> None:
         """The days `reader` will take, in order; work started for anything else is dropped."""
+        _ = reader.client.model_prefix  # detected once here, not in every worker
         keep = days if _same(reader, self._reader) else []
         self._reader = reader
         for worker in [w for w in self._workers if w.day is not None and w.day not in keep]:
@@ -159,27 +179,23 @@ class Prefetch:
         self._queue = [d for d in days if d not in running]
         self._fill()
 
-    def take(self, reader: DayReader, day: date) -> list[Spool]:
-        """The day's spools from its worker, or its error; a day not expected is read here."""
+    def take(self, reader: DayReader, day: date) -> Extraction:
+        """The day's extraction from its worker, or its error; a day not expected is read
+        here."""
         worker = next((w for w in self._workers if w.day == day), None)
         if worker is None or not _same(reader, self._reader):
-            return reader.fetch(day)
-        kind, payload, lines = worker.result()
-        self._fill()
-        for level, line in lines:
-            logger.log(level, "%s", line)
-        if kind != "ok":
-            raise payload
-        return [Spool.adopt(*part) for part in payload]
+            return reader.read(day)
+        try:
+            return worker.result()
+        finally:
+            self._fill()
 
     def _fill(self) -> None:
-        if self._directory is None:
-            self._directory = tempfile.mkdtemp(prefix="source-kubecost-")
         self._workers = [w for w in self._workers if w.process.is_alive()]
         while self._queue:
             idle = [w for w in self._workers if w.day is None]
-            if not idle and len(self._workers) < WORKERS:
-                self._workers.append(_Worker(self._directory))
+            if not idle and len(self._workers) < self.count:
+                self._workers.append(_Worker())
                 continue
             if not idle:
                 return
@@ -190,9 +206,12 @@ class Prefetch:
         for worker in self._workers:
             worker.stop()
         self._workers, self._queue = [], []
-        if self._directory:
-            shutil.rmtree(self._directory, ignore_errors=True)
-            self._directory = None
+
+    def __enter__(self) -> DayWorkers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _same(one: DayReader | None, other: DayReader | None) -> bool:
@@ -204,41 +223,35 @@ def _same(one: DayReader | None, other: DayReader | None) -> bool:
     )
 
 
-_shared: Prefetch | None = None
-
-
-def shared() -> Prefetch:
-    """The process's day workers (one set: the CDK reads one stream at a time)."""
-    global _shared
-    if _shared is None:
-        _shared = Prefetch()
-        atexit.register(_shared.close)
-    return _shared
-
-
-def begin(argv: list[str], now: datetime | None = None) -> None:
-    """For `read`, starts the first days of the catalog's first day stream, before the CDK
-    is imported. Best effort: whatever is wrong here, the sync reports it itself."""
+def begin(argv: list[str], now: datetime | None = None) -> DayWorkers | None:
+    """For `read`, day workers started on the first days of the catalog's first day stream,
+    before the CDK is imported. A head start only: when the arguments cannot be read here,
+    nothing starts and the sync reports the problem itself."""
     if not argv or argv[0] != "read" or not can_fork():
-        return
+        return None
     level = logging.root.manager.disable
-    logging.disable(logging.CRITICAL)  # the sync logs its own warnings about the state
+    logging.disable(logging.CRITICAL)  # the sync logs its own warnings and detection
     try:
         options = _options(argv[1:])
         settings = parse_config(_load(options["--config"]))
-        if not settings.read_ahead:
-            return
-        configured = next(
+        configured = [
             s for s in _load(options["--catalog"])["streams"] if s["stream"]["name"] in READERS
-        )
-        name = configured["stream"]["name"]
-        synced = None
-        if configured.get("sync_mode") == "incremental" and "--state" in options:
-            synced = parse_state_day(_stream_state(_load(options["--state"]), name))
-        days = sync_days(settings, synced, now or datetime.now(UTC), name)
-        shared().expect(READERS[name](KubecostClient(settings), settings), days)
-    except Exception:  # a head start only
-        return
+        ]
+        if not settings.read_ahead or not configured:
+            return None
+        name = configured[0]["stream"]["name"]
+        state = StreamState()
+        if configured[0].get("sync_mode") == "incremental" and "--state" in options:
+            state = StreamState.parse(_stream_state(_load(options["--state"]), name))
+        days = sync_days(settings, state, now or datetime.now(UTC), name)
+        client = KubecostClient(settings)
+        if settings.model_prefix is None:
+            client.detect_prefix(attempts=1)  # no waiting here on a server that is down
+        workers = DayWorkers()
+        workers.expect(READERS[name](client, settings), days)
+        return workers
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, KubecostError):
+        return None  # unreadable files, JSON or catalog, a bad config, no API: said later
     finally:
         logging.disable(level)
 
@@ -262,7 +275,10 @@ def _load(path: str) -> Any:
 
 
 def _stream_state(state: Any, name: str) -> Mapping[str, Any] | None:
-    """One stream's state from the protocol's list of state messages (or a legacy dict)."""
+    """One stream's state from the protocol's list of state messages (or a legacy dict).
+
+    The CDK parses the same file for the sync (ConnectorStateManager); this copy exists
+    because it runs before the CDK is imported (DECISIONLOG.md)."""
     if isinstance(state, dict):
         return state.get(name)
     for message in state or []:

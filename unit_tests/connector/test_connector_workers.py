@@ -1,5 +1,6 @@
-"""Day workers: forked processes fetch days ahead; their spools, logs and errors come back in
-order, and `source-kubecost read` starts the first days before the CDK is imported."""
+"""Day workers: forked processes read days ahead; their extractions (as open, unlinked files),
+logs and errors come back in order, and `source-kubecost read` starts the first days before
+the CDK is imported."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from source_kubecost import prefetch
+from source_kubecost import workers
 from source_kubecost.client import KubecostClient
 from source_kubecost.config import parse_config
 from source_kubecost.days import AllocationDays, DayReader
-from source_kubecost.errors import TRANSIENT, KubecostError
+from source_kubecost.errors import TRANSIENT, KubecostError, RetriesExhausted, Transient
 from source_kubecost.spool import Spool
 
 DAY = date(2024, 5, 1)
@@ -31,10 +32,12 @@ class _Reader(DayReader):
         super().__init__(KubecostClient(settings), settings)
         self.behaviour = behaviour
 
-    def fetch(self, day: date) -> list[Spool]:
+    def extract(self, day: date) -> list[Spool]:
         logging.getLogger("airbyte").warning("fetched %s in pid %d", day, os.getpid())
         if self.behaviour == "fail":
-            raise KubecostError(f"Kubecost failed on allocations for {day}", "503", TRANSIENT)
+            raise RetriesExhausted(f"Kubecost failed on allocations for {day}", Transient("503"))
+        if self.behaviour == "bug":
+            raise ZeroDivisionError("a bug")
         if self.behaviour == "die":
             os._exit(3)
         earlier: set[Any] = set()
@@ -47,40 +50,58 @@ class _Reader(DayReader):
         return parts
 
 
-def _running(pool: prefetch.Prefetch) -> list[date]:
+def _running(pool: workers.DayWorkers) -> list[date]:
     return sorted(w.day for w in pool._workers if w.day)
 
 
 @pytest.fixture
 def pool():
-    pool = prefetch.Prefetch()
-    yield pool
-    pool.close()
+    with workers.DayWorkers() as pool:
+        yield pool
 
 
-def test_given_expected_days_when_taken_then_the_workers_spools_and_logs(pool, caplog) -> None:
+def _names(extraction) -> list[str]:
+    return [record["name"] for record in extraction]
+
+
+def test_given_expected_days_when_taken_then_the_workers_extractions_and_logs(
+    pool, caplog, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # forked after: the workers' too
     reader = _Reader()
     pool.expect(reader, [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)])
     assert _running(pool) == [DAY, DAY + timedelta(days=1)]  # WORKERS in flight
     with caplog.at_level(logging.INFO, logger="airbyte"):
-        parts = pool.take(reader, DAY)
-    assert [(p.count, p.idle, p.first) for p in parts] == [(2, 1, "a"), (1, 0, "b")]
-    assert [r["name"] for p in parts for r in p] == ["a", "c1/__idle__", "b"]
-    assert [r["window_start"] for p in parts for r in p] == ["2024-05-01T00:00:00Z"] * 3
+        extraction = pool.take(reader, DAY)
+    assert (extraction.stream, extraction.day, extraction.records) == ("allocations", DAY, 3)
+    assert _names(extraction) == ["a", "c1/__idle__", "b"]
+    assert {r["window_start"] for r in extraction} == {"2024-05-01T00:00:00Z"}
+    assert {r["extraction_records"] for r in extraction} == {3}  # counted in the worker
     [line] = [r.getMessage() for r in caplog.records if "fetched" in r.getMessage()]
     assert line.startswith("fetched 2024-05-01 in pid ")
-    assert int(line.rsplit(" ", 1)[1]) != os.getpid()  # fetched in a worker
+    assert int(line.rsplit(" ", 1)[1]) != os.getpid()  # read in a worker
     assert _running(pool) == [DAY + timedelta(days=1), DAY + timedelta(days=2)]
-    assert len(pool._workers) == prefetch.WORKERS  # the same processes take the next days
+    assert len(pool._workers) == workers.WORKERS  # the same processes take the next days
+    assert list(tmp_path.iterdir()) == []  # open files only: nothing to leave behind
+    extraction.close()
 
 
 def test_given_a_failing_day_when_taken_then_its_error_is_raised_here(pool) -> None:
     reader = _Reader("fail")
     pool.expect(reader, [DAY])
-    with pytest.raises(KubecostError) as raised:
+    with pytest.raises(RetriesExhausted) as raised:
         pool.take(reader, DAY)
     assert raised.value.message == "Kubecost failed on allocations for 2024-05-01"
-    assert (raised.value.internal_message, raised.value.failure_type) == ("503", TRANSIENT)
+    assert raised.value.failure_type == TRANSIENT and raised.value.last.cause == "503"
+
+
+def test_given_a_bug_in_a_worker_when_taken_then_a_system_error_with_its_traceback(pool) -> None:
+    reader = _Reader("bug")
+    pool.expect(reader, [DAY])
+    with pytest.raises(KubecostError, match="failed unexpectedly: ZeroDivisionError") as raised:
+        pool.take(reader, DAY)
+    assert raised.value.failure_type == "system_error"
+    assert 'raise ZeroDivisionError("a bug")' in (raised.value.internal_message or "")
 
 
 def test_given_a_worker_that_dies_when_taken_then_the_error_names_the_day(pool) -> None:
@@ -89,13 +110,13 @@ def test_given_a_worker_that_dies_when_taken_then_the_error_names_the_day(pool) 
     with pytest.raises(KubecostError, match="reading allocations for 2024-05-01 died"):
         pool.take(reader, DAY)
     pool.expect(_Reader(), [DAY])  # a new worker replaces the dead one
-    assert [r["name"] for p in pool.take(_Reader(), DAY) for r in p] == ["a", "c1/__idle__", "b"]
+    assert _names(pool.take(_Reader(), DAY)) == ["a", "c1/__idle__", "b"]
 
 
 def test_given_a_day_not_expected_when_taken_then_it_is_read_here(pool, caplog) -> None:
     with caplog.at_level(logging.INFO, logger="airbyte"):
-        parts = pool.take(_Reader(), DAY)
-    assert sum(p.count for p in parts) == 3 and not pool._workers
+        extraction = pool.take(_Reader(), DAY)
+    assert extraction.records == 3 and not pool._workers
     assert f"in pid {os.getpid()}" in caplog.text
 
 
@@ -105,12 +126,13 @@ def test_given_other_days_or_settings_when_expected_then_unexpected_work_is_drop
     kept, dropped = sorted(pool._workers, key=lambda w: w.day)
     pool.expect(_Reader(), [DAY, DAY + timedelta(days=5)])  # equal settings: DAY is kept
     assert _running(pool) == [DAY, DAY + timedelta(days=5)] and kept in pool._workers
-    assert not dropped.process.is_alive() and not os.path.exists(dropped.directory)
+    assert not dropped.process.is_alive()
     other = _Reader(lookback_days=1)
     pool.expect(other, [DAY + timedelta(days=9)])  # other settings: everything dropped
     assert _running(pool) == [DAY + timedelta(days=9)] and kept not in pool._workers
-    assert [r["window_start"][:10] for p in pool.take(other, DAY + timedelta(days=9)) for r in p]
-    assert all(os.listdir(w.directory) == [] for w in pool._workers)  # adopted: unlinked
+    assert {r["window_start"][:10] for r in pool.take(other, DAY + timedelta(days=9))} == {
+        "2024-05-10"
+    }
 
 
 def _read_args(tmp_path: Path, config: dict, streams: list[str], state: Any = None) -> list[str]:
@@ -138,33 +160,44 @@ def _read_args(tmp_path: Path, config: dict, streams: list[str], state: Any = No
 
 
 @pytest.fixture
-def shared(monkeypatch):
-    pool = prefetch.Prefetch()
-    monkeypatch.setattr(prefetch, "_shared", pool)
-    monkeypatch.setattr(prefetch, "WORKERS", 0)  # plan only: nothing is forked
-    yield pool
-    pool.close()
+def planned(monkeypatch):
+    """`begin`'s pool, planning only: nothing is forked."""
+    started: list[workers.DayWorkers] = []
+    monkeypatch.setattr(workers, "WORKERS", 0)
+
+    def begin(*args: Any, **kwargs: Any) -> workers.DayWorkers | None:
+        pool = workers.begin(*args, **kwargs)
+        if pool is not None:
+            started.append(pool)
+        return pool
+
+    yield begin
+    for pool in started:
+        pool.close()
 
 
 def test_given_read_args_when_begun_then_the_first_day_streams_days_are_planned(
-    tmp_path: Path, shared
+    tmp_path: Path, planned
 ) -> None:
     state = [
         {
             "type": "STREAM",
             "stream": {
                 "stream_descriptor": {"name": "allocations"},
-                "stream_state": {"window_start": "2024-05-10T00:00:00Z"},
+                "stream_state": {
+                    "window_start": "2024-05-10T00:00:00Z",
+                    "empty_days": ["2024-05-03"],
+                },
             },
         }
     ]
     config = {**CONFIG, "lookback_days": 2, "end_date": "2024-05-13"}
-    prefetch.begin(
+    pool = planned(
         _read_args(tmp_path, config, ["clusters", "allocations", "assets"], state),
-        now=datetime(2024, 6, 1, tzinfo=UTC),
+        now=datetime(2024, 5, 15, tzinfo=UTC),
     )
-    assert isinstance(shared._reader, AllocationDays)
-    assert shared._queue == [date(2024, 5, n) for n in (9, 10, 11, 12, 13)]
+    assert isinstance(pool._reader, AllocationDays)
+    assert pool._queue == [date(2024, 5, n) for n in (3, 9, 10, 11, 12, 13)]
 
 
 @pytest.mark.parametrize(
@@ -172,18 +205,17 @@ def test_given_read_args_when_begun_then_the_first_day_streams_days_are_planned(
     [
         pytest.param(lambda args: ["check", *args[1:3]], id="not a read"),
         pytest.param(lambda args: [*args[:2], "/does/not/exist", *args[3:]], id="no config"),
+        pytest.param(lambda args: [*args[:3], "--catalog", "/does/not/exist"], id="no catalog"),
     ],
 )
 def test_given_no_read_or_bad_input_when_begun_then_nothing_starts(
-    tmp_path: Path, shared, argv_change
+    tmp_path: Path, planned, argv_change
 ) -> None:
-    prefetch.begin(argv_change(_read_args(tmp_path, CONFIG, ["allocations"])))
-    assert shared._reader is None and not shared._queue and not shared._workers
+    assert planned(argv_change(_read_args(tmp_path, CONFIG, ["allocations"]))) is None
 
 
 def test_given_read_ahead_off_or_no_day_stream_when_begun_then_nothing_starts(
-    tmp_path: Path, shared
+    tmp_path: Path, planned
 ) -> None:
-    prefetch.begin(_read_args(tmp_path, {**CONFIG, "read_ahead": False}, ["allocations"]))
-    prefetch.begin(_read_args(tmp_path, CONFIG, ["clusters"]))
-    assert shared._reader is None
+    assert planned(_read_args(tmp_path, {**CONFIG, "read_ahead": False}, ["allocations"])) is None
+    assert planned(_read_args(tmp_path, CONFIG, ["clusters"])) is None
