@@ -26,7 +26,7 @@ demo: $(VENV)/.installed
 
 # What CI runs (.ci/run): the linters, the fast lane on the other supported Pythons found
 # here, then every test (PyAirbyte's environment first: integration tests drive it).
-test: $(VENV)/.installed .venv-pyairbyte/.installed lint test-other-pythons
+test: $(VENV)/.installed .venv-pyairbyte/.installed .venv-optscale/.installed lint test-other-pythons
 	$(BIN)/python -m pytest -n 2
 
 # The inner loop: the unit tests not marked slow (dbt builds, chains of real processes);
@@ -63,6 +63,15 @@ bench: $(VENV)/.installed .venv-peer/.installed
 	$(BIN)/uv pip sync --quiet --python .venv-pyairbyte/bin/python requirements/pyairbyte.lock.txt
 	touch $@
 
+# OptScale's own code (../shared/optscale), which integration_tests/test_post_sync_optscale.py
+# runs on the hook's output: its own environment, on the Python of OptScale's Dockerfiles.
+.venv-optscale/.installed: requirements/optscale.lock.txt $(VENV)/.installed
+	@python=$$(tools/find-python 3.12) || { echo "make: OptScale's tests need Python 3.12 \
+	(OptScale's own); install it (pyenv install 3.12, or python3.12 on PATH)" >&2; exit 1; }; \
+	rm -rf .venv-optscale && $(BIN)/uv venv --quiet --python $$python .venv-optscale
+	$(BIN)/uv pip sync --quiet --python .venv-optscale/bin/python requirements/optscale.lock.txt
+	touch $@
+
 # The opencost-parquet-exporter's own dependencies, for bench/bench_connector.py.
 .venv-peer/.installed: requirements/peer.lock.txt $(VENV)/.installed
 	$(PYTHON) -m venv .venv-peer
@@ -76,6 +85,7 @@ lock: $(VENV)/.installed
 	$(BIN)/uv pip compile --quiet pyproject.toml --universal --python-version 3.11 -o requirements/connector.lock.txt
 	$(BIN)/uv pip compile --quiet requirements/pyairbyte.in --universal --python-version 3.11 -o requirements/pyairbyte.lock.txt
 	$(BIN)/uv pip compile --quiet requirements/peer.in --universal --python-version 3.11 -o requirements/peer.lock.txt
+	$(BIN)/uv pip compile --quiet requirements/optscale.in --python-version 3.12 -o requirements/optscale.lock.txt
 
 clean:
-	rm -rf $(VENV) $(VENV)-3.* .venv-peer .venv-pyairbyte .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV)-3.* .venv-peer .venv-pyairbyte .venv-optscale .pytest_cache .mypy_cache .ruff_cache

@@ -91,7 +91,7 @@ def test_given_a_password_in_the_url_when_sync_and_transform_run_then_it_is_nowh
     assert (tmp_path / "target" / "manifest.json").exists()
     invocation = json.loads((tmp_path / "target" / "run_results.json").read_text())["args"]
     assert "--clickhouse-url http://pipeline:***@127.0.0.1" in invocation["invocation_command"]
-    assert invocation["send_anonymous_usage_stats"] is True  # the tiny project's default
+    assert invocation["send_anonymous_usage_stats"] is False  # transform: off unless asked
     children = [json.loads(line) for line in (tmp_path / "argv.jsonl").read_text().splitlines()]
     assert [argv[2] for argv in children] == ["discover", "read"]
     assert not [argv for argv in children if any(s in " ".join(argv) for s in secrets)]

@@ -66,7 +66,8 @@ def test_given_dry_run_then_plan_printed_and_nothing_written_then_real_run_write
 
     out = capsys.readouterr().out
     assert "applied" in out and "wrote 18 rows" in out
-    assert mongo["restapi"]["resources"].count_documents({"active": True}) == 14
+    # resources: the 6 pods; roll-ups (cluster, 3 nodes, 4 namespaces) are never active
+    assert mongo["restapi"]["resources"].count_documents({"active": True}) == 6
     assert main(args) == 0
     out = capsys.readouterr().out  # a later second: only the heartbeat (last_seen) moves
     assert "0 inserts" in out and "0 new days, 0 corrections" in out and "wrote 0 rows" in out
@@ -107,3 +108,31 @@ def test_given_missing_marts_then_exit_1_naming_the_store_and_the_fix(
     assert code == 1
     assert "ClickHouse marts failed" in err and "run `dbt build`" in err
     assert "mongo-secret" not in err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("MONGODB__URI", "mongodb://hook:mongo-secret@mongo:notaport", "is not a MongoDB URI"),
+        ("MONGODB__URI", "mongodb://hook:mongo-secret@", "is not a MongoDB URI"),
+        ("MYSQL__URL", "mysql://hook:mysql-secret@127.0.0.1:33o6/my-db", "port that is not"),
+    ],
+)
+def test_given_an_unparsable_uri_then_one_line_and_no_traceback(
+    env: str,
+    cloudtuner: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    says: str,
+) -> None:
+    org, _, _ = cloudtuner
+    monkeypatch.setenv(f"KUBECOST_PIPELINE__{variable}", value)
+
+    code = main(["project", "--cluster-account", f"prod-eu={org.account_ids[0]}"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert says in err and "secret" not in err and "Traceback" not in err

@@ -38,9 +38,9 @@ def mart_pod_costs(ch: Any, marts: str, cluster: str) -> dict[tuple[str, int], f
 
 
 def optscale_pod_costs(ch: Any, db: str, account: str, resources: Any) -> dict:
-    """(cloud_resource_id, day) -> cost as OptScale reads it: live docs joined on `_id`."""
+    """(pod:<resource key>, day) -> cost as OptScale reads it: live docs joined on `_id`."""
     names = {
-        d["_id"]: d["cloud_resource_id"]
+        d["_id"]: f"{d['kubecost']['level']}:{d['kubecost']['resource_key']}"
         for d in resources.find({"cloud_account_id": account, "deleted_at": 0})
     }
     rows = ch.query(
@@ -111,7 +111,7 @@ def test_given_real_marts_then_optscale_sees_every_pod_day_and_a_restatement_is_
     for cluster, account in config.cluster_accounts.items():
         want = mart_pod_costs(ch_client, marts, cluster)
         assert optscale_pod_costs(ch_client, expenses, account, resources) == pytest.approx(want)
-        pods = resources.count_documents({"cloud_account_id": account, "resource_type": "K8s Pod"})
+        pods = resources.count_documents({"cloud_account_id": account, "kubecost.level": "pod"})
         assert pods == len({crid for crid, _ in want})
     assert resources.count_documents({"organization_id": {"$exists": True}}) == 0
     again = project(config, stores=stores, now=now + 86_400)

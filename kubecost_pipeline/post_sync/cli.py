@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +73,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except ProjectionFailed as exc:
         print(exc.result.summary())
-        print(f"error: {exc}", file=sys.stderr)
+        logger.error("%s", exc)
         return 1
     except PostSyncError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        logger.error("%s", exc)
         return 2 if isinstance(exc, ConfigError) else 1
     print(result.summary())
     return 0

@@ -154,6 +154,8 @@ def validate(config: HookConfig, sources: Mapping[str, str] | None = None) -> li
                 f"{attr} `{redact(url)}` (from {where(attr)}) must start with "
                 f"{' or '.join(s + '://' for s in schemes)}; e.g. {example}"
             )
+        elif reason := _unparsable(attr, url):
+            problems.append(f"{attr} `{redact(url)}` (from {where(attr)}) {reason}; e.g. {example}")
     if not config.cluster_accounts:
         problems.append(
             "no cluster is mapped to a CloudTuner cloud account; set "
@@ -206,6 +208,26 @@ def validate(config: HookConfig, sources: Mapping[str, str] | None = None) -> li
         if not re.fullmatch(r"[A-Za-z0-9_\-]+", getattr(config, attr)):
             problems.append(f"{attr} `{getattr(config, attr)}` is not a database name")
     return problems
+
+
+def _unparsable(attr: str, url: str) -> str | None:
+    """Why a URL with the right scheme cannot be used, found without connecting."""
+    if attr == "mongodb_uri":
+        from pymongo.errors import PyMongoError
+        from pymongo.uri_parser import parse_uri
+
+        if url.startswith("mongodb+srv://"):  # parsing would look the SRV record up
+            return None if urlsplit(url).hostname else "names no host"
+        try:
+            parse_uri(url)
+        except (PyMongoError, ValueError) as exc:
+            return f"is not a MongoDB URI ({redact(str(exc))})"
+        return None
+    try:
+        urlsplit(url).port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        return "has a port that is not a number"
+    return None
 
 
 def _is_uuid(value: str) -> bool:

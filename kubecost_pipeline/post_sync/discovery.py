@@ -2,6 +2,14 @@
 
 `discovery_info` has no server-side defaults (OptScale sets them in SQLAlchemy), so every
 insert names every NOT NULL column. Timestamps are int unix seconds.
+
+The hook's rows are `enabled = 0`: OptScale's discovery scheduler publishes a task only for
+enabled rows (docker_images/resource_discovery/scheduler.py, `if di_info['enabled']`) and its
+worker skips disabled ones (worker.py, `check_discover_enabled`), so OptScale never runs its
+own pod discovery on a Kubecost-fed account, whose `last_discovery_at` would otherwise move
+past the hook's `last_seen` and make the observer unset `active` on every pod. The observer
+itself reads disabled rows (cloud_resource_discover.py, `try_load_from_cache`), so the hook's
+`last_discovery_at` still keeps active pods active.
 """
 
 from __future__ import annotations
@@ -127,23 +135,34 @@ class Discovery:
         return Owner(pools[0][0], pools[0][1])
 
     def ensure_rows(self, resource_types: Sequence[str], now: int, dry_run: bool) -> list[str]:
-        """Insert the missing live rows of `resource_types`; returns the types inserted."""
-        present = {
-            t
-            for (t,) in self._fetch(
-                "SELECT resource_type FROM discovery_info "
+        """Insert the missing live rows of `resource_types`, disabled, and disable the ones
+        OptScale created enabled (with the cloud account); returns the types inserted."""
+        present = dict(
+            self._fetch(
+                "SELECT resource_type, enabled FROM discovery_info "
                 "WHERE cloud_account_id = %s AND deleted_at = 0",
                 (self.account_id,),
             )
-        }
+        )
         missing = [t for t in resource_types if t not in present]
-        if missing and not dry_run:
+        enabled = [t for t in resource_types if present.get(t)]
+        if enabled:
+            logger.warning(
+                "Cloud account %s: disabling OptScale's own %s discovery (discovery_info."
+                "enabled = 0); the hook's runs are this account's discovery",
+                self.account_id,
+                ", ".join(enabled),
+            )
+        if dry_run:
+            return missing
+        if missing:
             self._execute(
                 "INSERT INTO discovery_info (id, created_at, deleted_at, cloud_account_id, "
                 "resource_type, observe_time, last_discovery_at, last_error_at, last_error, "
-                "enabled) VALUES (%s, %s, 0, %s, %s, %s, 0, 0, NULL, 1)",
+                "enabled) VALUES (%s, %s, 0, %s, %s, %s, 0, 0, NULL, 0)",
                 [(str(uuid.uuid4()), now, self.account_id, t, now) for t in missing],
             )
+        self._set(enabled, "enabled = 0", ())
         return missing
 
     def succeeded(self, resource_types: Sequence[str], started_at: int) -> None:

@@ -17,6 +17,9 @@ class ConfigError(PostSyncError):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
+        if len(problems) == 1:  # one problem, one line
+            super().__init__(f"Invalid CloudTuner hook configuration: {problems[0]}")
+            return
         bullets = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"Invalid CloudTuner hook configuration:\n{bullets}")
 

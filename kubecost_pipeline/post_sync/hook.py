@@ -14,13 +14,13 @@ from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubecost_pipeline.post_sync import settings
+from kubecost_pipeline.post_sync import documents, settings
 from kubecost_pipeline.post_sync.config import HookConfig
 from kubecost_pipeline.post_sync.discovery import Discovery, connect
 from kubecost_pipeline.post_sync.errors import PostSyncError, ProjectionFailed, StoreError
 from kubecost_pipeline.post_sync.expenses import ExpensePlan, Expenses
 from kubecost_pipeline.post_sync.marts import Marts
-from kubecost_pipeline.post_sync.resources import ResourcePlan, Resources, iter_desired
+from kubecost_pipeline.post_sync.resources import ResourcePlan, Resources
 from kubecost_pipeline.post_sync.stats import Stats
 
 logger = logging.getLogger(__name__)
@@ -67,11 +67,13 @@ class ProjectionResult:
             lines += [
                 f"cluster {a.cluster} -> cloud account {a.account_id}",
                 f"  MongoDB resources: {r.inserts} inserts, {r.updates} updates, "
-                f"{r.deactivations} deactivations, {r.unchanged} unchanged",
+                f"{r.deactivations} deactivations, {r.unchanged} unchanged, "
+                f"{r.totals} totals from expenses",
                 f"  ClickHouse expenses: {e.new_days} new days, {e.corrections} corrections "
                 f"(-1/+1 pairs), {e.unchanged} unchanged; {verb} {e.rows} rows",
                 f"  MySQL discovery_info: {verb} {len(a.discovery_inserted)} new rows "
-                f"{a.discovery_inserted}; last_discovery_at for {a.discovery_types}",
+                f"{a.discovery_inserted}; last_discovery_at for {a.discovery_types} "
+                "(OptScale's own discovery disabled)",
             ]
             lines += [f"    {kind}: {', '.join(ids)}" for kind, ids in r.samples.items()]
             lines += [f"    correction {s}" for s in e.samples]
@@ -102,7 +104,10 @@ def open_stores(config: HookConfig, stack: ExitStack) -> Stores:
     marts = clickhouse(config.marts_url, "ClickHouse marts")
     same = config.expenses_clickhouse_url == config.marts_url
     expenses = marts if same else clickhouse(config.expenses_clickhouse_url, "ClickHouse expenses")
-    mongo: Any = pymongo.MongoClient(config.mongodb_uri, tz_aware=False)
+    try:
+        mongo: Any = pymongo.MongoClient(config.mongodb_uri, tz_aware=False)
+    except (pymongo.errors.PyMongoError, ValueError) as exc:  # e.g. no SRV record
+        raise StoreError("MongoDB resources", exc) from exc
     stack.callback(mongo.close)
     return Stores(
         marts=marts, expenses=expenses, mongo=mongo, mysql=lambda: connect(config.mysql_url)
@@ -142,9 +147,8 @@ def project(
         marts = Marts(stores.marts, config.marts_database, stats)
         marts.check()
         expenses = Expenses(stores.expenses, config.expenses_database, stats)
-        table_exists = bool(config.expense_levels) and expenses.check(
-            create_expenses_table, dry_run
-        )
+        if config.expense_levels:
+            expenses.check(create_expenses_table, dry_run)
         clusters = marts.clusters()
         result.skipped_clusters = sorted(set(clusters) - set(config.cluster_accounts))
         if result.skipped_clusters:
@@ -161,7 +165,7 @@ def project(
                 with ExitStack() as account_stack:
                     conn = stores.mysql()
                     account_stack.callback(conn.close)
-                    run = AccountRun(config, stats, result.started_at, dry_run, table_exists)
+                    run = AccountRun(config, stats, result.started_at, dry_run)
                     result.accounts.append(
                         run(
                             cluster,
@@ -190,7 +194,6 @@ class AccountRun:
     stats: Stats
     started_at: int
     dry_run: bool
-    table_exists: bool
 
     def __call__(
         self,
@@ -202,6 +205,15 @@ class AccountRun:
         collection: Any,
         discovery: Discovery,
     ) -> AccountResult:
+        levels = self.config.expense_levels
+        projection = documents.Projection(
+            account_id=account_id,
+            cluster=cluster,
+            resource_level=levels[0] if levels else "pod",
+            mart_totals=not levels,
+            horizon=horizon,
+            now=self.started_at,
+        )
         with discovery.lock(self.config.lock_timeout):
             owner = discovery.owner(self.config.pool_id, self.config.employee_id)
             types = list(discovery.supported_types().values())
@@ -213,28 +225,32 @@ class AccountRun:
                 with self.stats.timed("documents"), closing(marts.resources(cluster)) as rows:
                     existing = resources.existing()
                     plan, ids = resources.sync(
-                        iter_desired(rows, horizon, self.started_at, cluster),
+                        documents.desired_documents(rows, projection),
                         existing,
                         {
                             "created_at": self.started_at,
                             "pool_id": owner.pool_id,
                             "employee_id": owner.employee_id,
                         },
+                        projection,
                         self.dry_run,
                     )
                 expense_plan = ExpensePlan()
-                if self.config.expense_levels:
+                if levels:
                     with self.stats.timed("expenses"):
                         expense_plan = expenses.sync(
                             marts,
                             cluster,
                             account_id,
-                            self.config.expense_levels,
+                            levels,
                             ids,
                             self.config.chunk_rows,
                             self.dry_run,
-                            self.table_exists,
                         )
+                if levels and not self.dry_run:  # a dry run wrote no expenses to sum
+                    with self.stats.timed("totals"):
+                        totals = expenses.totals(account_id)
+                        resources.set_totals(plan, ids, levels[0], existing, totals, False)
             except StoreError as exc:
                 exc.account_id = exc.account_id or account_id
                 if not self.dry_run:
@@ -243,11 +259,12 @@ class AccountRun:
             if not self.dry_run:
                 discovery.succeeded(types, self.started_at)
         logger.info(
-            "Account %s: %d inserts, %d updates, %d deactivations; %d expense rows",
+            "Account %s: %d inserts, %d updates, %d deactivations, %d totals; %d expense rows",
             account_id,
             plan.inserts,
             plan.updates,
             plan.deactivations,
+            plan.totals,
             expense_plan.rows,
         )
         return AccountResult(cluster, account_id, plan, expense_plan, inserted, types)

@@ -65,12 +65,13 @@ class Marts:
         )
 
     def expenses(
-        self, cluster: str, levels: Sequence[str], lo: date, hi: date
+        self, cluster: str, levels: Sequence[str], lo: date, hi: date, k8s: bool = False
     ) -> Generator[Sequence[Sequence[Any]], None, None]:
-        """Column blocks (cloud_resource_id, day as unix s, cost) of `cluster` at `levels`
-        for days lo..hi: columns, because this is the hook's biggest read."""
+        """Column blocks (level, resource_key, day as unix s, cost[, k8s_namespace, k8s_node,
+        k8s_service with `k8s`]) of `cluster` at `levels` for days lo..hi: columns, because
+        this is the hook's biggest read."""
         yield from self._stream(
-            settings.EXPENSE_ROWS_SQL,
+            settings.EXPENSE_K8S_ROWS_SQL if k8s else settings.EXPENSE_ROWS_SQL,
             columns=True,
             db=self.db,
             cluster=cluster,

@@ -272,7 +272,7 @@ def _levels(pod: Pod, cluster: str) -> list[tuple[str, str, str, str]]:
     """(level, resource_key, k8s_namespace, k8s_node) of everything a pod's cost rolls into."""
     return [
         ("cluster", cluster, "", ""),
-        ("node", pod.node, "", pod.node),
+        ("node", pod.node or "__unallocated__", "", pod.node),
         ("namespace", pod.namespace, pod.namespace, ""),
         ("pod", pod.key, pod.namespace, pod.node),
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 ENV_PREFIX = "KUBECOST_PIPELINE__"
 
 # Levels projected from the marts, in the order documents are written.
@@ -14,6 +16,19 @@ RESOURCE_TYPES = {
     "namespace": "K8s Namespace",
     "pod": "K8s Pod",
 }
+# Kubecost's pseudo rows that reach the pod level (by pod or namespace name): they carry real
+# money (unmounted volumes) but are not pods, so they are not OptScale's `K8s Pod`.
+PSEUDO_TYPES = {
+    "__unmounted__": "K8s Unmounted Volumes",
+    "__unallocated__": "K8s Unallocated",
+    "__idle__": "K8s Idle",
+}
+# The hook's own data on every document it writes; also how it finds its documents.
+OWN_FIELD = "kubecost"
+# Top-level fields the CloudTuner design's queries read (its "Query Patterns").
+DESIGN_FIELDS = ("cpu_cost", "ram_cost", "pv_cost", "cpu_efficiency", "ram_efficiency", "saving")
+# uuid5 namespace of the hook's cloud_resource_ids (documents.cloud_resource_id).
+ID_NAMESPACE = uuid.UUID("5d3c2a6e-6f1b-4c59-9f0e-6b7c1e2a9d41")
 # MySQL discovery_info.resource_type enum member per level (upstream has only k8s_pod).
 DISCOVERY_TYPES = {
     "cluster": "k8s_cluster",
@@ -75,7 +90,16 @@ RESOURCE_COLUMNS = (
     "recommended_ram_bytes",
     "monthly_saving",
 )
-EXPENSE_COLUMNS = ("date", "cluster", "level", "resource_key", "total_cost")
+EXPENSE_COLUMNS = (
+    "date",
+    "cluster",
+    "level",
+    "resource_key",
+    "k8s_namespace",
+    "k8s_node",
+    "k8s_service",
+    "total_cost",
+)
 REQUIRED_MART_COLUMNS = {
     "k8s_resources": ("cluster", *RESOURCE_COLUMNS),
     "k8s_expenses_daily": EXPENSE_COLUMNS,
@@ -109,9 +133,20 @@ WHERE cluster = {cluster:String} AND level IN {levels:Array(String)}
 GROUP BY date
 ORDER BY date
 """
-# A Date is days since 1970-01-01, so date * 86400 is its UTC midnight in unix seconds.
+# A Date is days since 1970-01-01, so date * 86400 is its UTC midnight in unix seconds. The
+# mart's key is (date, cluster, level, resource_key): any() picks the row's only value.
 EXPENSE_ROWS_SQL = """
-SELECT concat(level, ':', resource_key), toUInt32(date) * 86400, sum(total_cost)
+SELECT level, resource_key, toUInt32(date) * 86400, sum(total_cost)
+FROM {db:Identifier}.k8s_expenses_daily
+WHERE cluster = {cluster:String} AND level IN {levels:Array(String)}
+  AND date BETWEEN {lo:Date} AND {hi:Date}
+GROUP BY level, resource_key, date
+"""
+# The same with the row's k8s values, for CloudTuner's `expenses` (read only for it: three
+# string columns of millions of rows).
+EXPENSE_K8S_ROWS_SQL = """
+SELECT level, resource_key, toUInt32(date) * 86400, sum(total_cost),
+       any(k8s_namespace), any(k8s_node), any(k8s_service)
 FROM {db:Identifier}.k8s_expenses_daily
 WHERE cluster = {cluster:String} AND level IN {levels:Array(String)}
   AND date BETWEEN {lo:Date} AND {hi:Date}
@@ -127,6 +162,12 @@ EXPENSES_SCHEMA = (
     ("date", "DateTime"),
     ("cost", "Float64"),
     ("sign", "Int8"),
+)
+# CloudTuner's deployments add these to `expenses` (its Phase 3 guide); the hook fills them.
+EXPENSES_K8S_COLUMNS = (
+    ("k8s_namespace", "Nullable(String)"),
+    ("k8s_node", "Nullable(String)"),
+    ("k8s_service", "Nullable(String)"),
 )
 EXPENSES_ENGINE = "CollapsingMergeTree"
 EXPENSES_SORTING_KEY = "cloud_account_id, date, resource_id"
@@ -161,6 +202,28 @@ WHERE cloud_account_id = {account:String}
   AND date BETWEEN toDateTime({lo:UInt32}) AND toDateTime({hi:UInt32})
 GROUP BY resource_id, date
 HAVING sum(sign) != 0
+"""
+# The same on CloudTuner's table: a day's rows per k8s value, which corrections cancel apiece.
+EXISTING_K8S_EXPENSES_SQL = """
+SELECT resource_id, toUnixTimestamp(date), sum(cost * sign),
+       k8s_namespace, k8s_node, k8s_service
+FROM {db:Identifier}.expenses
+WHERE cloud_account_id = {account:String}
+  AND date BETWEEN toDateTime({lo:UInt32}) AND toDateTime({hi:UInt32})
+GROUP BY resource_id, date, k8s_namespace, k8s_node, k8s_service
+HAVING sum(sign) != 0
+"""
+# diworker's `get_common_resource_expense_info` per resource of an account: the sum of all its
+# expenses, its newest day (over every row, as diworker's max(date)) and that day's cost.
+EXPENSE_TOTALS_SQL = """
+SELECT resource_id, sum(net), toUnixTimestamp(max(date)), argMax(net, date)
+FROM (
+    SELECT resource_id, date, sum(cost * sign) AS net
+    FROM {db:Identifier}.expenses
+    WHERE cloud_account_id = {account:String}
+    GROUP BY resource_id, date
+)
+GROUP BY resource_id
 """
 
 # ---- CloudTuner MySQL (OptScale rest_api models) ----------------------------------------------

@@ -38,7 +38,30 @@ def _certificate(subject: str, key, issuer=None, issuer_key=None, ca: bool = Fal
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
-    if not ca:
+    # The extensions a real CA sets: Python 3.13 verifies strictly (VERIFY_X509_STRICT).
+    builder = builder.add_extension(
+        x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+    ).add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_public_key((issuer_key or key).public_key()),
+        critical=False,
+    )
+    if ca:
+        usage = dict.fromkeys(
+            (
+                "digital_signature",
+                "content_commitment",
+                "key_encipherment",
+                "data_encipherment",
+                "key_agreement",
+                "encipher_only",
+                "decipher_only",
+            ),
+            False,
+        )
+        builder = builder.add_extension(
+            x509.KeyUsage(**usage, key_cert_sign=True, crl_sign=True), critical=True
+        )
+    else:
         san = x509.SubjectAlternativeName([x509.DNSName("localhost")])
         builder = builder.add_extension(san, critical=False)
     return builder.sign(issuer_key or key, hashes.SHA256())

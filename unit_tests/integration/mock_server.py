@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -86,6 +88,7 @@ class MockServer(contextlib.ContextDecorator):
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._drain()
         MockServer._active = None
         if exc[0] is not None:
             return
@@ -93,6 +96,17 @@ class MockServer(contextlib.ContextDecorator):
         problems += [p for m in self._matchers if (p := m.unmet())]
         if problems:
             raise AssertionError("\n".join(problems))
+
+    @classmethod
+    def _drain(cls) -> None:
+        """Waits until every request sent so far is answered (a worker killed at the end of
+        a test may have sent one the server has not read yet): connections are accepted in
+        order, so once a request of ours is answered, only handlers already running remain,
+        and this test's matchers count what they answer, not the next test's."""
+        urllib.request.urlopen(cls.url() + _DRAIN, timeout=30).close()
+        deadline = time.monotonic() + 30
+        while _Handler.running and time.monotonic() < deadline:  # ours finishes too
+            time.sleep(0.005)
 
     def __call__(self, function: Callable[..., Any]) -> Callable[..., Any]:  # type: ignore[override]
         @functools.wraps(function)
@@ -103,8 +117,26 @@ class MockServer(contextlib.ContextDecorator):
         return with_server
 
 
+_DRAIN = "/__drain__"
+
+
 class _Handler(BaseHTTPRequestHandler):
+    running = 0  # handlers at work, for MockServer._drain
+    _count = threading.Lock()
+
+    def handle(self) -> None:
+        with self._count:
+            _Handler.running += 1
+        try:
+            super().handle()
+        finally:
+            with self._count:
+                _Handler.running -= 1
+
     def do_GET(self) -> None:
+        if self.path == _DRAIN:
+            self._send(204, b"", {})
+            return
         host, port = self.server.server_address[:2]
         request = HttpRequest(f"http://{host}:{port}{self.path}", headers=dict(self.headers))
         active = MockServer._active

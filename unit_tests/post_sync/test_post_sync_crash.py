@@ -156,6 +156,10 @@ def state(resources: Any, ch: Any, db: str, mysql: Any) -> dict:
     docs = {d["cloud_resource_id"]: d for d in found}
     assert len(docs) == len(found), "a document was created twice"
     ids = {d.pop("_id"): crid for crid, d in docs.items()}
+    for d in docs.values():  # ClickHouse sums rows in any order: the last bits vary
+        d["total_cost"] = round(d["total_cost"], 9)
+        if "last_expense" in d:
+            d["last_expense"]["cost"] = round(d["last_expense"]["cost"], 9)
     rows = ch.query(
         "SELECT resource_id, toUnixTimestamp(date), round(SUM(cost * sign), 9) "
         "FROM {db:Identifier}.expenses GROUP BY resource_id, date HAVING SUM(sign) > 0",

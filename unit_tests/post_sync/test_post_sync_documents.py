@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from datetime import date, datetime
 
 import pytest
@@ -12,7 +13,27 @@ from kubecost_pipeline.post_sync.expenses import correction, day_chunks
 
 NOW = 1_793_000_000
 HORIZON = date(2026, 10, 3)
+ACCOUNT = "4f6c0c3e-2d0b-4d46-9a43-3d9c2f1f7b10"
 UNKNOWN = (0,) * len(documents.VIEW)  # a stored document whose every field differs
+
+
+def projection(resource_level: str = "pod", mart_totals: bool = False) -> documents.Projection:
+    return documents.Projection(ACCOUNT, "prod", resource_level, mart_totals, HORIZON, NOW)
+
+
+def desired(p: documents.Projection | None = None, **values: object) -> documents.Desired:
+    r = dict(zip(settings.RESOURCE_COLUMNS, row(**values), strict=True))
+    return documents.desired_document(r, p or projection(), {})
+
+
+def stored(**values: object) -> documents.Existing:
+    fields: dict[str, object] = {
+        "id": "id", "fingerprint": UNKNOWN, "first_seen": 1, "last_seen": 2, "active": True,
+        "present": frozenset({"active", "_first_seen_date", "_last_seen_date"}),
+        "total_cost": None, "last_expense": None, "level": "pod", "key": "payments/api",
+    }  # fmt: skip
+    fields.update(values)
+    return documents.Existing(**fields)  # type: ignore[arg-type]
 
 
 def row(**values: object) -> tuple:
@@ -31,46 +52,67 @@ def row(**values: object) -> tuple:
 
 
 GONE_AT = int(datetime(2026, 10, 2, 9).timestamp())
-NODE_META = {
-    "cluster": "prod",
-    "instance_type": "m5.large",
-    "zone": "",
-    "region": "",
-    "capacity_cpu_cores": 0.0,
-    "capacity_ram_bytes": 0.0,
-    "is_spot": True,
-}
+NODE = {"level": "node", "resource_key": "ip-10-0-1-2", "instance_type": "m5.large", "is_spot": 1}
 CASES = [
     # (given row values, expected owned/seen fields)
-    ({}, {"active": True, "last_seen": NOW, "created_by_kind": "deployment", "k8s_service": None}),
+    ({}, {"active": True, "last_seen": NOW, "created_by_kind": "deployment", "k8s_service": None,
+          "resource_type": "K8s Pod", "meta": {}}),
     ({"last_seen_date": date(2026, 10, 2), "last_seen_at": GONE_AT},
      {"active": False, "last_seen": GONE_AT}),
     ({"first_seen_at": 0}, {"first_seen": int(datetime(2026, 10, 1).timestamp())}),
     ({"level": "namespace", "resource_key": "payments", "k8s_node": ""},
-     {"resource_type": "K8s Namespace", "cloud_resource_id": "namespace:payments",
-      "created_by_kind": None, "k8s_node": None}),
-    ({"level": "node", "resource_key": "ip-10-0-1-2", "instance_type": "m5.large", "is_spot": 1},
-     {"resource_type": "K8s Node", "meta.kubernetes": NODE_META}),
-    ({"cpu_efficiency": None, "total_cost": None},  # Nullable in the real marts
-     {"meta.efficiency": {"cpu": None, "ram": 0.0, "total": 0.0}, "total_cost": 0.0}),
+     {"resource_type": "K8s Namespace", "created_by_kind": None, "k8s_node": None,
+      "active": False}),
+    (NODE, {"resource_type": "K8s Node"}),
+    ({"cpu_efficiency": None, "cpu_cost": None},  # Nullable in the real marts
+     {"cpu_efficiency": None, "ram_efficiency": 0.0, "cpu_cost": 0.0}),
     ({"labels": {"app.kubernetes.io/name": "api", "team": "pay"}},
      {"tags": {"YXBwLmt1YmVybmV0ZXMuaW8vbmFtZQ==": "api", "dGVhbQ==": "pay"}}),
+    ({"resource_key": "__unmounted__/__unmounted__", "k8s_namespace": "__unmounted__"},
+     {"resource_type": "K8s Unmounted Volumes", "active": True}),
+    ({"resource_key": "payments/__unallocated__"}, {"resource_type": "K8s Unallocated"}),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("given", "expect"), CASES)
 def test_row_to_document(given: dict, expect: dict) -> None:
-    d = documents.desired_document(row(**given), HORIZON, NOW, "prod")
+    d = desired(**given)
 
-    got = {
-        **d.owned,
-        "active": d.active,
-        "first_seen": d.first_seen,
-        "last_seen": d.last_seen,
-        "cloud_resource_id": d.cloud_resource_id,
-    }
+    got = {**d.owned, "active": d.active, "first_seen": d.first_seen, "last_seen": d.last_seen}
     assert {k: got[k] for k in expect} == expect
     assert "organization_id" not in d.owned
+
+
+def test_cloud_resource_ids_are_unique_per_account_cluster_and_pod_and_stable() -> None:
+    pod = "ns/web-0"  # a StatefulSet pod: the same name in every cluster
+    ids = {
+        documents.cloud_resource_id(account, cluster, "pod", pod)
+        for account in ("a", "b")
+        for cluster in ("eu", "us")
+    }
+    assert len(ids) == 4
+    assert documents.cloud_resource_id("a", "eu", "pod", pod) in ids  # same inputs, same id
+    assert documents.cloud_resource_id("a", "eu", "namespace", "ns") not in ids
+
+
+def test_resources_carry_the_four_seen_fields_and_rollups_only_two() -> None:
+    pod = documents.update_for(desired(), None, {"_id": "x"})
+    node = documents.update_for(desired(**NODE), None, {"_id": "y"})
+
+    assert pod is not None and node is not None
+    assert set(pod["$min"]) | set(pod["$max"]) == {
+        "first_seen", "last_seen", "_first_seen_date", "_last_seen_date"
+    }  # fmt: skip
+    assert set(node["$min"]) | set(node["$max"]) == {"first_seen", "last_seen"}
+    assert "active" not in node["$set"] and node["$set"]["total_cost"] == 0.0
+
+
+def test_a_stored_rollup_loses_what_would_list_it_as_a_resource() -> None:
+    node = desired(**NODE)
+    update = documents.update_for(node, stored(level="node"), {})
+
+    assert update is not None
+    assert update["$unset"] == dict.fromkeys(("active", "_first_seen_date", "_last_seen_date"), "")
 
 
 def test_tag_keys_decode_like_optscale_format_resource() -> None:
@@ -84,24 +126,53 @@ def test_tag_keys_decode_like_optscale_format_resource() -> None:
 
 
 def test_seen_times_only_widen() -> None:
-    d = documents.desired_document(row(), HORIZON, NOW, "prod")
-    stored = documents.Existing("id", UNKNOWN, first_seen=1, last_seen=NOW + 99, active=True)
+    d = desired()
+    old = stored(first_seen=1, last_seen=NOW + 99)
 
-    assert d.widened(stored) == (1, NOW + 99)
-    update = documents.update_for(d, stored, {})
-    assert update is not None
+    assert d.widened(old) == (1, NOW + 99)
+    update = documents.update_for(d, old, {})
+    assert update is not None and "$min" not in update  # nothing to widen
+    update = documents.update_for(d, dataclasses.replace(old, present=frozenset()), {})
+    assert update is not None  # a resource without OptScale's seen dates gets them
     assert update["$min"]["_first_seen_date"] == datetime(1970, 1, 1)
     assert "$setOnInsert" not in update
 
 
 def test_a_gone_resource_gets_active_unset_never_false() -> None:
-    d = documents.desired_document(row(last_seen_date=date(2026, 10, 1)), HORIZON, NOW, "prod")
-    stored = documents.Existing("id", UNKNOWN, first_seen=1, last_seen=2, active=True)
+    d = desired(last_seen_date=date(2026, 10, 1))
 
-    update = documents.update_for(d, stored, {})
+    update = documents.update_for(d, stored(), {})
 
     assert update is not None
     assert update["$unset"] == {"active": ""} and "active" not in update["$set"]
+
+
+def test_a_resource_missing_from_the_marts_goes_inactive_and_a_rollup_loses_its_cost() -> None:
+    p = projection()
+
+    assert documents.gone_update(stored(), p) == {"$unset": {"active": ""}}
+    rollup = stored(level="namespace", active=False, present=frozenset(), total_cost=4.0)
+    assert documents.gone_update(rollup, p) == {"$set": {"total_cost": 0.0}}
+    assert documents.gone_update(stored(level="namespace", total_cost=0.0, active=False,
+                                        present=frozenset()), p) is None  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("old", "total", "last_day", "last_cost", "update"),
+    [
+        ((None, None), 3.0, 86_400, 1.0,
+         {"$set": {"total_cost": 3.0, "last_expense": {"date": 86_400, "cost": 1.0}}}),
+        ((3.0, {"date": 86_400, "cost": 1.0}), 3.0 + 1e-12, 86_400, 1.0, None),  # float noise
+        ((3.0, {"date": 86_400, "cost": 1.0}), 0.0, None, 0.0,  # no rows at all
+         {"$set": {"total_cost": 0.0}, "$unset": {"last_expense": ""}}),
+    ],
+)  # fmt: skip
+def test_totals_follow_diworker(
+    old: tuple, total: float, last_day: int | None, last_cost: float, update: dict | None
+) -> None:
+    existing = stored(total_cost=old[0], last_expense=old[1])
+
+    assert documents.totals_update(existing, total, last_day, last_cost) == update
 
 
 @pytest.mark.parametrize(
@@ -131,21 +202,20 @@ def test_day_chunks_tile_the_range_and_bound_rows() -> None:
 
 
 def test_an_unchanged_document_needs_no_update_and_a_changed_one_sends_only_its_changes() -> None:
-    d = documents.desired_document(row(), HORIZON, NOW, "prod")
+    d = desired()
     first, last = d.widened(None)
-    stored = {
+    doc = {
         "_id": "id",
         "active": True,
-        **{k: v for k, v in d.owned.items() if not k.startswith("meta.")},
-        "meta": {k.removeprefix("meta."): v for k, v in d.owned.items() if k.startswith("meta.")},
+        **d.owned,
         "first_seen": first,
         "last_seen": last,
         "_first_seen_date": documents.day_start(first),
         "_last_seen_date": documents.day_start(last),
     }
 
-    assert documents.update_for(d, documents.remember(stored), {}) is None
-    stored["total_cost"] = 99.0
-    assert documents.update_for(d, documents.remember(stored), {}) == {
-        "$set": {"total_cost": d.owned["total_cost"]}
+    assert documents.update_for(d, documents.remember(doc), {}) is None
+    doc["name"] = "renamed"
+    assert documents.update_for(d, documents.remember(doc), {}) == {
+        "$set": {"name": d.owned["name"]}
     }

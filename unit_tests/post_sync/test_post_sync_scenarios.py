@@ -34,6 +34,15 @@ START = date(2026, 10, 1)
 NOW = 1_793_000_000  # 2026-10-26 08:53:20 UTC: the frozen start of a run
 
 
+def own(level: str, key: str) -> dict[str, str]:
+    """The Mongo filter of the hook's document of a mart row (its `kubecost` field)."""
+    return {"kubecost.level": level, "kubecost.resource_key": key}
+
+
+def name(doc: dict) -> str:
+    return f"{doc['kubecost']['level']}:{doc['kubecost']['resource_key']}"
+
+
 def ts(naive_utc: datetime) -> int:
     return int(naive_utc.replace(tzinfo=UTC).timestamp())
 
@@ -49,7 +58,7 @@ def clusters(days: int = 3, pods: int = 6) -> list[sandbox.Cluster]:
 
 
 def optscale_expenses(ch: Any, db: str, account: str, resources: Any, day: date) -> dict:
-    """cloud_resource_id -> cost of `day`, the way OptScale's clean_expenses reads them."""
+    """level:key -> cost of `day`, the way OptScale's clean_expenses reads them."""
     start = datetime(day.year, day.month, day.day)
     docs = list(
         resources.find(
@@ -59,10 +68,10 @@ def optscale_expenses(ch: Any, db: str, account: str, resources: Any, day: date)
                 "_first_seen_date": {"$lte": start},
                 "_last_seen_date": {"$gte": start},
             },
-            {"_id": 1, "cloud_resource_id": 1},
+            {"_id": 1, "kubecost": 1},
         )
     )
-    by_id = {d["_id"]: d["cloud_resource_id"] for d in docs}
+    by_id = {d["_id"]: name(d) for d in docs}
     rows = ch.query(
         "SELECT resource_id, SUM(cost * sign) FROM {db:Identifier}.expenses "
         "WHERE cloud_account_id = {a:String} AND date = toDateTime({d:UInt32}) "
@@ -78,7 +87,7 @@ def mart_costs(c: sandbox.Cluster, day: date) -> dict[str, float]:
 
 def snapshot(ch: Any, db: str, resources: Any, mysql: Any) -> dict:
     """The end state, without the values a run draws at random (_id)."""
-    docs = {(d["cloud_account_id"], d["cloud_resource_id"]): d for d in resources.find({})}
+    docs = {(d["cloud_account_id"], name(d)): d for d in resources.find({})}
     ids = {d["_id"]: key for key, d in docs.items()}
     for d in docs.values():
         del d["_id"]
@@ -139,7 +148,7 @@ class TestFirstRun:
     ) -> None:
         run(clusters())
 
-        pod = resources.find_one({"cloud_resource_id": "pod:ns-1/app-1-07919"})
+        pod = resources.find_one(own("pod", "ns-1/app-1-07919"))
         assert pod["resource_type"] == "K8s Pod"
         assert pod["cloud_account_id"] == org.account_ids[0]
         assert isinstance(pod["_id"], str) and len(pod["_id"]) == 36
@@ -158,13 +167,31 @@ class TestFirstRun:
             "date": ts(datetime(2026, 10, 3)),
             "cost": 0.0237,
         }
-        assert pod["meta"]["costs"]["cpu"] == pytest.approx(3 * 0.0237 * 0.6)
-        assert pod["meta"]["efficiency"] == {"cpu": 0.4, "ram": 0.5, "total": 0.45}
-        assert pod["meta"]["kubernetes"]["controller"] == "app-1"
-        types = {d["cloud_resource_id"]: d["resource_type"] for d in resources.find({})}
+        assert pod["meta"] == {}  # OptScale's observer copies meta onto a PodResource
+        assert pod["cpu_cost"] == pytest.approx(3 * 0.0237 * 0.6)
+        assert (pod["cpu_efficiency"], pod["ram_efficiency"]) == (0.4, 0.5)
+        assert pod["created_by_name"] == "app-1"
+        assert pod["kubecost"]["level"] == "pod" and pod["kubecost"]["cluster"] == "prod-eu"
+        assert pod["kubecost"]["total_efficiency"] == 0.45
+        assert pod["cloud_resource_id"] != pod["_id"] and len(pod["cloud_resource_id"]) == 36
+        types = {name(d): d["resource_type"] for d in resources.find({})}
         assert types["cluster:prod-eu"] == "K8s Cluster"
         assert types["node:prod-eu-node-0"] == "K8s Node"
         assert types["namespace:ns-0"] == "K8s Namespace"
+
+    def test_given_first_run_then_rollups_are_not_optscale_resources(
+        self, run: Any, resources: Any
+    ) -> None:
+        run(clusters())
+
+        for level in ("cluster", "node", "namespace"):
+            for doc in resources.find({"kubecost.level": level}):
+                assert not {"active", "_first_seen_date", "_last_seen_date"} & doc.keys()
+                assert doc["first_seen"] and doc["last_seen"]
+        cluster = resources.find_one(own("cluster", "prod-eu"))
+        assert cluster["meta"] == {"node_count": 3, "namespace_count": 4, "pod_count": 6}
+        namespace = resources.find_one(own("namespace", "ns-1"))
+        assert namespace["meta"] == {"pod_count": 2}  # pods 1 and 5
 
     def test_given_first_run_then_only_pods_carry_expenses_and_rollups_sit_in_total_cost(
         self, run: Any, resources: Any, ch_client: Any, expenses_db: str
@@ -178,9 +205,9 @@ class TestFirstRun:
             parameters={"db": expenses_db},
         ).result_rows
         assert {r for (r,) in billed} == pods
-        cluster = resources.find_one({"cloud_resource_id": "cluster:prod-eu"})
+        cluster = resources.find_one(own("cluster", "prod-eu"))
         assert cluster["total_cost"] == pytest.approx(sum(p.cost * 3 for p in marts[0].pods))
-        assert cluster["meta"]["costs"]["idle"] == pytest.approx(3 * 3 * 0.5)
+        assert cluster["kubecost"]["costs"]["idle"] == pytest.approx(3 * 3 * 0.5)
 
     def test_given_first_run_then_discovery_info_rows_are_complete(
         self, run: Any, mysql: Any, org: Any
@@ -192,7 +219,8 @@ class TestFirstRun:
             "SELECT cloud_account_id, resource_type, created_at, deleted_at, observe_time, "
             "last_discovery_at, last_error_at, last_error, enabled FROM discovery_info",
         )
-        assert rows == [(org.account_ids[0], "k8s_pod", NOW, 0, NOW, NOW, 0, None, 1)]
+        # disabled: OptScale's scheduler never dispatches its own pod discovery for it
+        assert rows == [(org.account_ids[0], "k8s_pod", NOW, 0, NOW, NOW, 0, None, 0)]
 
 
 class TestRerun:
@@ -222,8 +250,10 @@ class TestRerun:
         after = snapshot(ch_client, expenses_db, resources, mysql)
         assert after["expenses"] == before["expenses"]
         for key, doc in after["docs"].items():
-            assert doc["last_seen"] == NOW + 3600
-            assert {**doc, "last_seen": NOW} == before["docs"][key]
+            if key[1].startswith("pod:"):  # resources; roll-ups keep the marts' last seen
+                assert doc["last_seen"] == NOW + 3600
+                doc["last_seen"] = NOW
+            assert doc == before["docs"][key]
         assert [r[2] for r in after["discovery"]] == [NOW + 3600]
 
 
@@ -247,7 +277,7 @@ class TestTotals:
         pods = list(resources.find({"resource_type": "K8s Pod"}))
         assert len(pods) == 6
         for pod in pods:
-            assert pod["total_cost"] == pytest.approx(sums[pod["_id"]]), pod["cloud_resource_id"]
+            assert pod["total_cost"] == pytest.approx(sums[pod["_id"]]), name(pod)
 
 
 class TestOtherWriters:
@@ -316,7 +346,7 @@ class TestRestatedDays:
         assert result.accounts[0].expenses.rows == 2
         got = optscale_expenses(ch_client, expenses_db, org.account_ids[0], resources, day)
         assert got == pytest.approx(mart_costs(marts[0], day))
-        doc = resources.find_one({"cloud_resource_id": f"pod:{pod.key}"})
+        doc = resources.find_one(own("pod", pod.key))
         pairs = ch_client.query(
             "SELECT cost, sign FROM {db:Identifier}.expenses WHERE resource_id = {r:String} "
             "AND date = toDateTime({d:UInt32}) ORDER BY sign, cost",
@@ -360,7 +390,7 @@ class TestPodsComeAndGo:
 
         run(marts, now=NOW + DAY)
 
-        doc = resources.find_one({"cloud_resource_id": f"pod:{gone.key}"})
+        doc = resources.find_one(own("pod", gone.key))
         assert "active" not in doc  # OptScale unsets rather than writing false
         assert doc["last_seen"] == NOW  # only widens: the run that last saw it
         inactive = resources.count_documents({"active": {"$ne": True}, "resource_type": "K8s Pod"})
@@ -369,9 +399,9 @@ class TestPodsComeAndGo:
         gone.days.append(START + timedelta(days=2))
         run(marts, now=NOW + 2 * DAY)
 
-        doc = resources.find_one({"cloud_resource_id": f"pod:{gone.key}"})
+        doc = resources.find_one(own("pod", gone.key))
         assert doc["active"] is True and doc["last_seen"] == NOW + 2 * DAY
-        assert resources.count_documents({"cloud_resource_id": f"pod:{gone.key}"}) == 1
+        assert resources.count_documents(own("pod", gone.key)) == 1
 
     def test_given_a_pod_missing_from_the_marts_then_it_is_deactivated_not_deleted(
         self, run: Any, resources: Any, ch_client: Any, expenses_db: str, org: Any
@@ -383,7 +413,7 @@ class TestPodsComeAndGo:
         result = run(marts)
 
         assert result.accounts[0].resources.deactivations == 1
-        doc = resources.find_one({"cloud_resource_id": f"pod:{removed.key}"})
+        doc = resources.find_one(own("pod", removed.key))
         assert doc["deleted_at"] == 0 and "active" not in doc
         got = optscale_expenses(ch_client, expenses_db, org.account_ids[0], resources, START)
         assert got[f"pod:{removed.key}"] == pytest.approx(0.0)
@@ -585,9 +615,7 @@ class TestFailures:
         assert row[1].startswith("ClickHouse expenses failed") and len(row[1]) == 255
         assert row[2:] == before  # nothing else changed
         # Mongo is consistent on its own: one document per resource, none duplicated.
-        assert resources.count_documents({}) == len(
-            set(d["cloud_resource_id"] for d in resources.find({}))
-        )
+        assert resources.count_documents({}) == len(set(name(d) for d in resources.find({})))
 
         result = project(make_config(), stores=stores, now=NOW + DAY)
 
@@ -666,7 +694,7 @@ class TestFailures:
             parameters={"db": expenses_db},
         )
 
-        with pytest.raises(StoreError, match="is not OptScale's table") as failed:
+        with pytest.raises(StoreError, match="neither OptScale's table nor CloudTuner's") as failed:
             project(make_config(), stores=stores, now=NOW)
 
         assert "ClickHouse expenses" in str(failed.value)
@@ -694,7 +722,9 @@ class TestDryRun:
         result = project(make_config(), stores=stores, dry_run=True, now=NOW + DAY)
 
         plan = result.accounts[0]
-        assert (plan.resources.updates, plan.resources.deactivations) == (14 - 1 + 0, 1)
+        # 5 pods' heartbeats; roll-ups whose costs moved: the cluster, node-0 and ns-0 (the
+        # restated pod 0), node-2 and ns-1 (the gone pod 5); pod 5 deactivated
+        assert (plan.resources.updates, plan.resources.deactivations) == (5 + 1 + 2 + 2, 1)
         assert plan.expenses.corrections == 1 + 3  # the restated day, the gone pod's 3 days
         assert "1 corrections" not in result.summary() and "deactivations" in result.summary()
         assert snapshot(ch_client, expenses_db, resources, mysql) == before
