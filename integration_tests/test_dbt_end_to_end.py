@@ -103,8 +103,11 @@ def test_given_synced_days_and_a_restating_re_read_then_marts_equal_the_truth_pe
     assert restated, "the simulator restated no re-read day: the test would prove nothing"
     reconciliation = ch_client.query(
         "SELECT max(abs(pods_minus_namespaces)), max(abs(namespaces_minus_allocated)), "
-        "max(abs(compute_plus_idle_minus_node_assets)), sum(missing_days_before) "
+        "max(abs(compute_plus_idle_minus_node_assets)), sum(missing_days_before), "
+        "countIf(not node_assets_checked), groupUniqArray(allocations_reading) "
         "FROM {db:Identifier}.k8s_reconciliation_daily",
         parameters={"db": f"{ch_database}_marts"},
     ).result_rows[0]
     assert all(abs(v) < 1e-6 for v in reconciliation[:3]) and reconciliation[3] == 0
+    # the node assets check ran on every day and cluster, each day read from a whole reading
+    assert reconciliation[4:] == (0, ["complete"])

@@ -1,8 +1,12 @@
 """Write the harness seeds: landing tables as Airbyte's ClickHouse destination fills them.
 
 A two-cluster, three-day fleet small enough to check by hand. Day 3 was synced twice (the
-re-read restated its adjustments) and day 2 twice (unchanged), so staging must deduplicate.
-``expected_expenses.csv`` is the ground truth the integrity tests compare the marts with.
+re-read restated its adjustments and no longer has the kube-proxy pod, so the whole
+kube-system namespace vanished) and day 2 twice (unchanged), so staging must take each
+day's latest reading and nothing else. Every reading is stamped as the connector stamps it
+(`extraction_id`, `extraction_records`). ``expected_expenses.csv`` and
+``expected_costs.csv`` are the ground truth the integrity tests compare the marts with,
+written here from the same values the readings were built from.
 
     python dbt_k8s_costs/integration_tests/generate_seeds.py
 """
@@ -55,7 +59,8 @@ ALLOCATION_NUMBERS = [
 ALLOCATION_COLUMNS = {
     "window_start": "DateTime64(3)", "window_end": "Nullable(DateTime64(3))", "name": "String",
     "granularity": "String", "aggregate": "Nullable(String)", "idle_policy": "String",
-    "query_settings": "Nullable(String)", "is_idle": "Nullable(Bool)",
+    "query_settings": "Nullable(String)", "extraction_id": "Nullable(String)",
+    "extraction_records": "Nullable(Int64)", "is_idle": "Nullable(Bool)",
     "is_unallocated": "Nullable(Bool)", "is_unmounted": "Nullable(Bool)",
     "start": "Nullable(DateTime64(3))", "end": "Nullable(DateTime64(3))",
     **{c: "Nullable(String)" for c in (
@@ -69,6 +74,7 @@ ALLOCATION_COLUMNS = {
 }
 ASSET_COLUMNS = {
     "window_start": "DateTime64(3)", "window_end": "Nullable(DateTime64(3))", "key": "String",
+    "extraction_id": "Nullable(String)", "extraction_records": "Nullable(Int64)",
     **{c: "Nullable(String)" for c in (
         "type", "category", "provider", "account", "project", "service", "cluster", "name",
         "providerID", "labels")},
@@ -104,6 +110,16 @@ def _ts(value: date | datetime) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S}" if isinstance(value, datetime) else f"{value} 00:00:00"
 
 
+def _vanished(day_index: int, extracted: datetime, pod: str) -> bool:
+    """Day 3's re-read no longer has the kube-proxy pod (nor so the kube-system namespace)."""
+    return day_index == 2 and extracted == RE_READ and pod == "kube-proxy-x1"
+
+
+def _extraction_id(day: date, extracted: datetime) -> str:
+    """The connector's stamp: the reading's start, then a suffix (here the day)."""
+    return f"{extracted:%Y-%m-%dT%H:%M:%S}.000000Z-{day:%Y%m%d}"
+
+
 def _adjustment(day_index: int, extracted: datetime) -> float:
     """Day 3's re-read restated the cpu adjustment: the marts must show only the new one."""
     if day_index == 2:
@@ -127,7 +143,17 @@ class Rows:
         row.update(values)
         self.rows.append(row)
 
+    def count_extractions(self) -> None:
+        """`extraction_records` of every row: the rows of its reading."""
+        counts: dict[object, int] = {}
+        for row in self.rows:
+            counts[row["extraction_id"]] = counts.get(row["extraction_id"], 0) + 1
+        for row in self.rows:
+            row["extraction_records"] = counts[row["extraction_id"]]
+
     def write(self, name: str) -> None:
+        if "extraction_id" in self.columns:
+            self.count_extractions()
         with (SEEDS / f"{name}.csv").open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(self.columns), lineterminator="\n")
             writer.writeheader()
@@ -138,6 +164,7 @@ def main() -> None:
     allocations = Rows(ALLOCATION_COLUMNS)
     assets = Rows(ASSET_COLUMNS)
     expected: dict[tuple[str, str, str, str], list[float]] = {}
+    expected_costs: dict[tuple[str, str], float] = {}
 
     def expect(day: date, cluster: str, level: str, key: str, cost: float, idle: float) -> None:
         totals = expected.setdefault((str(day), cluster, level, key), [0.0, 0.0])
@@ -158,6 +185,7 @@ def main() -> None:
                 "start": _ts(day),
                 "end": _ts(day + timedelta(days=1)),
                 "minutes": 1440,
+                "extraction_id": _extraction_id(day, extracted),
             }
             allocated_on_node: dict[str, float] = {}
             for (
@@ -175,6 +203,8 @@ def main() -> None:
                 ram_use,
                 base,
             ) in CONTAINERS:
+                if _vanished(i, extracted, pod):
+                    continue
                 scale = 1 + i / 10
                 cpu, ram, net = 0.6 * base * scale, 0.3 * base * scale, 0.1 * base
                 adj = _adjustment(i, extracted)
@@ -215,6 +245,7 @@ def main() -> None:
                     ramEfficiency=round(ram_use / ram_req, 9),
                 )
                 if latest:
+                    expected_costs[str(day), f"{cluster}/{node}/{ns}/{pod}/{container}"] = total
                     for (
                         level,
                         key,
@@ -244,6 +275,9 @@ def main() -> None:
                 totalCost=pv,
             )
             if latest:
+                expected_costs[
+                    str(day), "prod-eu/__unmounted__/__unmounted__/__unmounted__/__unmounted__"
+                ] = pv
                 for level, key in (
                     ("cluster", "prod-eu"),
                     ("node", "__unmounted__"),
@@ -274,6 +308,7 @@ def main() -> None:
                     window_start=window["window_start"],
                     window_end=window["window_end"],
                     key=f"aws/1234/prod/Compute/{cluster}/Node/Kubernetes/i-{node}/{node}",
+                    extraction_id=window["extraction_id"],
                     type="Node",
                     category="Compute",
                     provider="aws",
@@ -306,6 +341,7 @@ def main() -> None:
                     totalCost=round(node_cost + 0.05, 9),
                 )
                 if latest:
+                    expected_costs[str(day), f"{cluster}/{node}/__idle__"] = idle
                     expect(day, cluster, "cluster", cluster, 0.0, idle)
                     expect(day, cluster, "node", node, 0.0, idle)
                     expect(day, cluster, "idle", node, 0.0, idle)
@@ -332,6 +368,11 @@ def main() -> None:
         writer.writerow(["date", "cluster", "level", "resource_key", "total_cost", "idle_cost"])
         for (day_s, cluster, level, key), (cost, idle) in sorted(expected.items()):
             writer.writerow([day_s, cluster, level, key, round(cost, 9), round(idle, 9)])
+    with (SEEDS / "expected_costs.csv").open("w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["date", "allocation_name", "total_cost"])
+        for (day_s, name), cost in sorted(expected_costs.items()):
+            writer.writerow([day_s, name, round(cost, 9)])
     write_seed_config()
 
 
@@ -345,8 +386,8 @@ def write_seed_config() -> None:
 
     text = (
         "# Generated by generate_seeds.py: the landing tables' exact destination-v2 types.\n"
-        "# MergeTree, not ReplacingMergeTree: the seeds keep every extraction, as an unmerged\n"
-        "# landing table does, so staging's deduplication is exercised.\n"
+        "# MergeTree, not ReplacingMergeTree: the seeds keep every reading, as an unmerged\n"
+        "# landing table does, so staging's choice of each day's reading is exercised.\n"
         "version: 2\n\nseeds:\n"
         + block(
             "allocations_data",
@@ -359,6 +400,8 @@ def write_seed_config() -> None:
         + "  - name: expected_expenses\n    config:\n      column_types:\n"
         "        date: Date\n        cluster: String\n        level: String\n"
         "        resource_key: String\n        total_cost: Float64\n        idle_cost: Float64\n"
+        "  - name: expected_costs\n    config:\n      column_types:\n"
+        "        date: Date\n        allocation_name: String\n        total_cost: Float64\n"
     )
     (SEEDS / "_seeds.yml").write_text(text)
 

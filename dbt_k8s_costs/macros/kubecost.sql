@@ -1,7 +1,8 @@
 {#- Small helpers shared by the models. Every macro works on ClickHouse and chDB alike. -#}
 
 {% macro to_float(column) -%}
-  toFloat64(ifNull({{ column }}, 0))
+  {#- null as 0; converted first: ifNull on a Decimal(38, 9) is twice as slow -#}
+  ifNull(toFloat64({{ column }}), 0)
 {%- endmacro %}
 
 {% macro json_map(column) -%}
@@ -19,16 +20,44 @@
   if(({{ denominator }}) > 0, ({{ numerator }}) / ({{ denominator }}), null)
 {%- endmacro %}
 
-{% macro days_to_rebuild(upstream, extracted_at='extracted_at') -%}
-  {#- The days of `upstream` whose latest extraction differs from what this incremental
-      model holds: new days and every day the latest sync re-read (restated costs).
-      Returns a subquery of dates, for `where date in (...)`. -#}
+{% macro days_to_rebuild() -%}
+  {#- The days an incremental mart rebuilds: those whose reading (status and id, from
+      int_allocation_days_chosen) differs from the one it was built from, and those built
+      before their cluster's currency was known. New days and days with a newer complete
+      reading are rebuilt; a day left without a complete reading (a re-read that landed
+      in part) is kept as it was built, unless the mart does not hold it yet: a reading
+      that landed in part never replaces one that landed whole. Returns a subquery of
+      dates, for `where date in (...)`. -#}
   (
     select date
+    from {{ ref('int_allocation_days_chosen') }}
+    where (date, reading, extraction_id) not in (
+        select distinct date, reading, extraction_id from {{ this }}
+    )
+    and not (reading = 'incomplete' and date in (select distinct date from {{ this }}))
+
+    union distinct
+
+    select distinct date
+    from {{ this }}
+    where currency = '' and cluster in (
+        select cluster_id from {{ ref('stg_kubecost__clusters') }} where currency != ''
+    )
+    and date in (
+        select date from {{ ref('int_allocation_days_chosen') }} where reading != 'incomplete'
+    )
+  )
+{%- endmacro %}
+
+{% macro days_changed_in(upstream) -%}
+  {#- The days `upstream` (an incremental mart this one is built from) holds differently
+      from this model: another reading, currency or cluster set. Returns a subquery of
+      dates, for `where date in (...)`. -#}
+  (
+    select distinct date
     from {{ upstream }}
-    group by date
-    having (date, max({{ extracted_at }})) not in (
-      select date, max(extracted_at) from {{ this }} group by date
+    where (date, cluster, currency, reading, extraction_id) not in (
+        select distinct date, cluster, currency, reading, extraction_id from {{ this }}
     )
   )
 {%- endmacro %}

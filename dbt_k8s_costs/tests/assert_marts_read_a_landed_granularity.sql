@@ -5,7 +5,7 @@ with
 
 landed as (
 
-    select granularity, idle_policy, count() as landed_rows
+    select granularity, idle_policy, sum(landed_rows) as landed_rows
     from {{ ref('stg_kubecost__allocation_extractions') }}
     group by granularity, idle_policy
 

@@ -1,8 +1,9 @@
 """Two syncs, two incremental runs: re-read days replace the old numbers, never add to them.
 
-The harness seeds hold two extractions: the first sync (days 1-3) and a re-read of days 2-3
-in which day 3's adjustments were restated. Landing tables shaped like the destination's
-receive one sync at a time, and dbt runs after each, as in production.
+The harness seeds hold two readings: the first sync (days 1-3) and a re-read of days 2-3
+in which day 3's adjustments were restated and its kube-proxy pod (the whole kube-system
+namespace) is gone. Landing tables shaped like the destination's receive one sync at a
+time, and dbt runs after each, as in production.
 """
 
 from __future__ import annotations
@@ -66,20 +67,26 @@ def test_given_a_re_read_that_restated_a_day_when_dbt_runs_again_then_marts_hold
     dbt(["build"], vars=vars)
     second = ch_client.query(MART_TOTALS.format(db=ch_database)).result_rows
 
-    # day 1 untouched; day 2 re-read unchanged; day 3 restated: new numbers, same row count
+    # day 1 untouched; day 2 re-read unchanged; day 3 restated: new numbers, and the
+    # vanished pod's controller, service, pod and namespace rows are gone
     def by_day(rows, day):
         return [r[1:] for r in rows if str(r[0]) == day]
 
     assert by_day(second, "2026-11-01") == by_day(first, "2026-11-01")
     assert by_day(second, "2026-11-02") == by_day(first, "2026-11-02")
-    assert by_day(second, "2026-11-03") != by_day(first, "2026-11-03")
-    assert [r[4] for r in second] == [r[4] for r in first]
+    counts = {r[1]: r[4] for r in second if str(r[0]) == "2026-11-03"}
+    assert counts == {
+        r[1]: r[4] - (r[1] in ("controller", "namespace", "pod", "service"))
+        for r in first
+        if str(r[0]) == "2026-11-03"
+    }
 
-    # the restatement moved each of the 5 containers' cpu adjustment from -0.02 to +0.04
+    # the restatement moved the 4 remaining containers' cpu adjustment from -0.02 to +0.04
+    # and dropped kube-proxy (0.098 with its old adjustment)
     def day3_cluster_total(rows):
-        return next(r[2] for r in rows if str(r[0]) == "2026-11-03" and r[1] == "cluster")
+        return sum(r[2] for r in rows if str(r[0]) == "2026-11-03" and r[1] == "cluster")
 
-    assert abs(day3_cluster_total(second) - day3_cluster_total(first) - 5 * 0.06) < 1e-9
+    assert abs(day3_cluster_total(second) - day3_cluster_total(first) - 4 * 0.06 + 0.098) < 1e-9
     # and the marts now equal the ground truth of the seeds, row for row
     mismatches = ch_client.query(
         f"select count() from `{ch_database}_marts`.k8s_expenses_daily as actual "

@@ -1,5 +1,6 @@
 {#- Rows where `column_name` differs from zero by more than the `reconciliation_tolerance`
-    var: the reconciliation differences of k8s_reconciliation_daily. -#}
+    var, or is null (a difference that could not be computed fails instead of passing
+    silently: restrict the test with `where` to the rows the check applies to). -#}
 {% test within_tolerance(model, column_name, tolerance=none) %}
 
 {%- set tolerance = tolerance if tolerance is not none
@@ -7,6 +8,6 @@
 
 select *, {{ column_name }} as difference, {{ tolerance }} as tolerance
 from {{ model }}
-where abs({{ column_name }}) > {{ tolerance }}
+where {{ column_name }} is null or abs({{ column_name }}) > {{ tolerance }}
 
 {% endtest %}

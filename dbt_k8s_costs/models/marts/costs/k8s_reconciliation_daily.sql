@@ -12,6 +12,9 @@ levels as (
     select
         date,
         cluster,
+        any(currency) as currency,
+        any(reading) as allocations_reading,
+        any(extraction_id) as allocations_extraction_id,
         sumIf(total_cost, level = 'cluster') as allocated_cost,
         sumIf(expenses.idle_cost, level = 'cluster') as idle_cost,
         sumIf(total_cost, level = 'node') as node_total_cost,
@@ -40,6 +43,27 @@ finest_grain as (
 
 ),
 
+landed_days as (
+
+    select
+        date,
+        reading as landed_reading,
+        extraction_id as landed_extraction_id,
+        latest_extraction_id as landed_latest_extraction_id
+    from {{ ref('int_allocation_days_chosen') }}
+
+),
+
+asset_days as (
+
+    select distinct
+        date,
+        day_reading as assets_reading,
+        day_extraction_id = day_latest_extraction_id as assets_latest_landed_whole
+    from {{ ref('stg_kubecost__asset_extractions') }}
+
+),
+
 node_assets as (
 
     select
@@ -56,18 +80,22 @@ node_assets as (
 
 joined as (
 
+    {#- a full join: a day or cluster in one mart and not the other shows up as a
+        difference instead of vanishing -#}
     select
-        levels.date as date,
-        levels.cluster as cluster,
+        date,
+        cluster,
         levels.* except (date, cluster),
         finest_grain.* except (date, cluster),
+        landed_days.* except (date),
+        asset_days.* except (date),
         node_assets.* except (date, cluster),
         node_asset_count > 0 as has_node_assets
     from levels
-    inner join finest_grain
-        on levels.date = finest_grain.date and levels.cluster = finest_grain.cluster
-    left join node_assets
-        on levels.date = node_assets.date and levels.cluster = node_assets.cluster
+    full join finest_grain using (date, cluster)
+    left join landed_days using (date)
+    left join asset_days using (date)
+    left join node_assets using (date, cluster)
 
 ),
 
@@ -81,9 +109,25 @@ compared as (
         controller_total_cost - allocated_cost as controllers_minus_allocated,
         service_total_cost - allocated_cost as services_minus_allocated,
         pod_total_cost - namespace_total_cost as pods_minus_namespaces,
-        {#- without idle rows (idle policy `none`) allocations cannot add up to the nodes -#}
+        multiIf(
+            {#- without idle rows allocations cannot add up to the nodes -#}
+            '{{ var("kubecost_idle_policy") }}' = 'none',
+                'idle policy none: the allocations hold no idle',
+            not has_node_assets, 'no Node assets landed for the day and cluster',
+            {#- both sides must be the day's latest readings (of one sync): after a
+                re-read that landed in part, one side is older than the other -#}
+            allocations_reading not in ('complete', 'legacy')
+                or landed_reading != allocations_reading
+                or landed_extraction_id != allocations_extraction_id
+                or landed_latest_extraction_id != allocations_extraction_id,
+                'the latest reading of the allocations is not the one the marts hold',
+            assets_reading not in ('complete', 'legacy') or not assets_latest_landed_whole,
+                'the latest reading of the Node assets did not land whole',
+            ''
+        ) as node_assets_unchecked_reason,
+        node_assets_unchecked_reason = '' as node_assets_checked,
         if(
-            has_node_assets and '{{ var("kubecost_idle_policy") }}' != 'none',
+            node_assets_checked,
             allocated_compute_cost + idle_cost - node_asset_cost,
             null
         ) as compute_plus_idle_minus_node_assets,

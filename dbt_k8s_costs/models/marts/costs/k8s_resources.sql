@@ -20,6 +20,9 @@ costs_per_resource as (
         cluster,
         level,
         resource_key,
+        {#- one currency per cluster: assert_one_currency_per_cluster refuses a history
+            that mixes two before this sums it ('' is unknown, not another one) -#}
+        max(currency) as currency,
         argMax(k8s_namespace, date) as k8s_namespace,
         argMax(k8s_node, date) as k8s_node,
         argMax(k8s_service, date) as k8s_service,
@@ -51,15 +54,133 @@ cluster_last_dates as (
 
 ),
 
+costs as (
+
+    select * from {{ ref('k8s_costs_daily') }}
+
+),
+
+{#- Lifetime facts per cluster, node, namespace and pod from the finest-grain rows:
+    running interval, usage and requests for efficiency, and the latest metadata.
+    Aggregated once to (cluster, node, namespace, pod), then rolled up: the rollup reads a
+    few rows per pod instead of every container-day four times. -#}
+allocated as (
+
+    select * from costs
+    where not is_idle
+
+),
+
+per_pod_on_node as (
+
+    select
+        cluster,
+        node,
+        namespace,
+        pod,
+        min(running_start) as first_seen_at,
+        max(running_end) as last_seen_at,
+        argMax(labels, running_end) as pod_labels,
+        argMax(namespace_labels, running_end) as latest_namespace_labels,
+        argMax(controller_kind, running_end) as latest_controller_kind,
+        argMax(controller, running_end) as latest_controller,
+        sum(cpu_core_usage_average * running_minutes) as cpu_usage_core_minutes,
+        sum(cpu_core_request_average * running_minutes) as cpu_request_core_minutes,
+        sum(ram_byte_usage_average * running_minutes) as ram_usage_byte_minutes,
+        sum(ram_byte_request_average * running_minutes) as ram_request_byte_minutes,
+        sum(cpu_cost) as efficiency_cpu_cost,
+        sum(ram_cost) as efficiency_ram_cost
+    from allocated
+    group by cluster, node, namespace, pod
+
+),
+
+per_pod_exploded as (
+
+    select
+        levels_row.1 as level,
+        levels_row.2 as resource_key,
+        levels_row.3 as resource_name,
+        levels_row.4 as resource_labels,
+        per_pod_on_node.*
+    from per_pod_on_node
+    array join [
+        ('cluster', cluster, cluster, map()),
+        ('node', if(node = '', '__unallocated__', node), node, map()),
+        ('namespace', namespace, namespace, latest_namespace_labels),
+        ('pod', concat(namespace, '/', pod), pod, pod_labels)
+    ] as levels_row
+
+),
+
 resources as (
 
-    select * from {{ ref('int_allocations_aggregated_to_resources') }}
+    {#- qualified names where an aggregate's alias is also a column of the input
+        (`min(first_seen_at) as first_seen_at`): ClickHouse would read the alias -#}
+    select
+        cluster,
+        level,
+        resource_key,
+        any(resource_name) as resource_name,
+        min(per_pod_exploded.first_seen_at) as first_seen_at,
+        max(per_pod_exploded.last_seen_at) as last_seen_at,
+        argMax(resource_labels, per_pod_exploded.last_seen_at) as labels,
+        argMax(latest_controller_kind, per_pod_exploded.last_seen_at) as controller_kind,
+        argMax(latest_controller, per_pod_exploded.last_seen_at) as controller,
+        {{ ratio('sum(cpu_usage_core_minutes)', 'sum(cpu_request_core_minutes)') }}
+            as cpu_efficiency,
+        {{ ratio('sum(ram_usage_byte_minutes)', 'sum(ram_request_byte_minutes)') }}
+            as ram_efficiency,
+        {{ ratio(
+            'ifNull(cpu_efficiency, 0) * sum(efficiency_cpu_cost)'
+            ~ ' + ifNull(ram_efficiency, 0) * sum(efficiency_ram_cost)',
+            'sum(efficiency_cpu_cost) + sum(efficiency_ram_cost)'
+        ) }} as total_efficiency
+    from per_pod_exploded
+    group by cluster, level, resource_key
+
+),
+
+{#- One row per container of a pod: its latest requests, its peak daily usage, the
+    requests that usage recommends (peak x (1 + rightsizing_headroom)) and the monthly
+    saving at the prices the container actually paid. -#}
+running_containers as (
+
+    select * from costs
+    where not is_idle and not is_unmounted and pod != ''
+
+),
+
+per_container as (
+
+    select
+        cluster,
+        concat(namespace, '/', pod) as pod_key,
+        container,
+        argMax(cpu_core_request_average, date) as cpu_request_cores,
+        argMax(ram_byte_request_average, date) as ram_request_bytes,
+        max(cpu_core_usage_average) as cpu_usage_cores,
+        max(ram_byte_usage_average) as ram_usage_bytes,
+        {{ ratio('sum(cpu_cost)', 'sum(cpu_core_hours)') }} as cpu_core_hour_price,
+        {{ ratio('sum(ram_cost)', 'sum(ram_byte_hours)') }} as ram_byte_hour_price
+    from running_containers
+    group by cluster, pod_key, container
 
 ),
 
 containers as (
 
-    select * from {{ ref('int_containers_rightsized') }}
+    select
+        *,
+        cpu_usage_cores * (1 + {{ var('rightsizing_headroom') }}) as recommended_cpu_cores,
+        ram_usage_bytes * (1 + {{ var('rightsizing_headroom') }}) as recommended_ram_bytes,
+        (
+            greatest(cpu_request_cores - recommended_cpu_cores, 0)
+                * ifNull(cpu_core_hour_price, 0)
+            + greatest(ram_request_bytes - recommended_ram_bytes, 0)
+                * ifNull(ram_byte_hour_price, 0)
+        ) * {{ var('hours_per_month') }} as monthly_saving
+    from per_container
 
 ),
 
@@ -166,6 +287,7 @@ joined as (
         costs_per_resource.cluster as cluster,
         costs_per_resource.level as level,
         costs_per_resource.resource_key as resource_key,
+        costs_per_resource.currency as currency,
         if(resources.resource_name = '', costs_per_resource.resource_key,
             resources.resource_name) as resource_name,
         costs_per_resource.k8s_namespace as k8s_namespace,

@@ -1,7 +1,14 @@
-{#- Every landed allocation row's day and extraction time, without deduplication: the
-    latest extraction per day is the same before and after deduplication, and reading three
-    columns is far cheaper than deduplicating the table. Incremental marts read it to find
-    the days a sync (re-)read. -#}
+{#- One row per reading (extraction) of a day of allocations, per granularity and idle
+    policy: what landed of it, whether it landed whole, and how stg_kubecost__allocations
+    reads the day. A table, rebuilt on every run with one pass over the landing table's
+    key columns: every reader of the day's rows filters by it. -#}
+{{
+    config(
+        materialized='table',
+        engine='MergeTree()',
+        order_by='(window_start, granularity, idle_policy, extraction_id)',
+    )
+}}
 
 with
 
@@ -11,19 +18,12 @@ source as (
 
 ),
 
-renamed as (
+extractions as (
 
-    select
-        ---------- ids
-        toDate(window_start) as date,
-        granularity,
-        idle_policy,
-
-        ---------- timestamps
-        _airbyte_extracted_at as extracted_at
-
-    from source
+    {{ summarize_extractions(
+        'source', ['window_start', 'granularity', 'idle_policy'], 'name'
+    ) | indent(4) }}
 
 )
 
-select * from renamed
+select * from extractions

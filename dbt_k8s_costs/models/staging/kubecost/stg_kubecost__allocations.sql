@@ -1,22 +1,34 @@
+{#- The allocations each day is built from: the rows of the day's latest complete reading
+    (per granularity and idle policy), as stg_kubecost__allocation_extractions chose it.
+    Keys a restatement dropped are gone with the older readings. -#}
+
 with
+
+extractions as (
+
+    select * from {{ ref('stg_kubecost__allocation_extractions') }}
+
+),
 
 source as (
 
-    select * from {{ source('kubecost', 'allocations') }}
-    {{ latest_extraction_per(['window_start', 'granularity', 'idle_policy', 'name']) }}
+    {{ rows_of_chosen_readings(
+        source('kubecost', 'allocations'), 'extractions',
+        ['window_start', 'granularity', 'idle_policy'], 'name'
+    ) | indent(4) }}
 
 ),
 
 renamed as (
 
     select
-        ---------- ids
-        toDate(window_start) as date,
-        window_start,
+        ---------- ids (never null: key columns are Nullable in append and overwrite tables)
+        toDate(assumeNotNull(window_start)) as date,
+        assumeNotNull(window_start) as window_start,
         window_end,
-        name as allocation_name,
-        granularity,
-        idle_policy,
+        assumeNotNull(name) as allocation_name,
+        assumeNotNull(granularity) as granularity,
+        assumeNotNull(idle_policy) as idle_policy,
         ifNull(aggregate, '') as aggregate,
 
         ---------- strings
@@ -34,6 +46,7 @@ renamed as (
         {{ json_map('namespaceLabels') }} as namespace_labels,
         {{ json_map('namespaceAnnotations') }} as namespace_annotations,
         ifNull(query_settings, '{}') as query_settings,
+        ifNull(extraction_id, '') as extraction_id,
 
         ---------- numerics: usage and requests
         {{ to_float('minutes') }} as running_minutes,

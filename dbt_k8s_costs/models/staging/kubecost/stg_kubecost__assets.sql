@@ -1,20 +1,30 @@
+{#- The assets each day is built from: the rows of the day's latest complete reading, as
+    stg_kubecost__asset_extractions chose it. -#}
+
 with
+
+extractions as (
+
+    select * from {{ ref('stg_kubecost__asset_extractions') }}
+
+),
 
 source as (
 
-    select * from {{ source('kubecost', 'assets') }}
-    {{ latest_extraction_per(['window_start', 'key']) }}
+    {{ rows_of_chosen_readings(
+        source('kubecost', 'assets'), 'extractions', ['window_start'], 'key'
+    ) | indent(4) }}
 
 ),
 
 renamed as (
 
     select
-        ---------- ids
-        toDate(window_start) as date,
-        window_start,
+        ---------- ids (never null: key columns are Nullable in append and overwrite tables)
+        toDate(assumeNotNull(window_start)) as date,
+        assumeNotNull(window_start) as window_start,
         window_end,
-        key as asset_key,
+        assumeNotNull(key) as asset_key,
 
         ---------- strings
         ifNull(type, '') as asset_type,
@@ -34,6 +44,7 @@ renamed as (
         ifNull(claimName, '') as claim_name,
         ifNull(claimNamespace, '') as claim_namespace,
         ifNull(ip, '') as load_balancer_ip,
+        ifNull(extraction_id, '') as extraction_id,
         {#- Kubernetes well-known labels, as Prometheus sanitises them (with or without
             the `label_` prefix, depending on the Kubecost version). -#}
         coalesce(
