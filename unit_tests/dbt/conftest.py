@@ -36,7 +36,9 @@ def run_dbt(
     from kubecost_pipeline.transform import build
 
     command, *rest = args
-    paths = ["--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs")]
+    paths = ["--log-path", str(workdir / "logs")]
+    if command != "deps":  # `dbt deps` takes no --target-path
+        paths += ["--target-path", str(workdir / "target")]
     result = build(
         f"chdb://{chdb_path}",
         project,
