@@ -48,6 +48,10 @@ efficiency as (
         sumIf(ram_cost, ram_efficiency is not null) as ram_weight,
         any(controller_kind) as any_controller_kind,
         any(controller) as any_controller
+        {%- if level == 'pod' %},
+        {#- a pod's containers share its labels; the namespace's fill the keys it lacks -#}
+        any(mapUpdate(namespace_labels, labels)) as any_labels
+        {%- endif %}
     from {{ ref('k8s_costs_daily') }}
     where not is_idle
     group by date, cluster, resource_key
@@ -133,4 +137,18 @@ joined as (
 )
 
 select * from joined
+{%- endmacro %}
+
+
+{% macro recent_days_only(date_column) -%}
+  {#- A test's filter to the last `view_test_days` days of the marts (0: every day). Tests
+      of the views recompute them: limited to recent days, the daily run tests the days it
+      rebuilt (the lookback and the new day) at a cost that does not grow with history; a
+      full build in CI tests what it built. -#}
+  {%- set days = var('view_test_days', 7) | int -%}
+  {%- if days > 0 -%}
+    {{ date_column }} > (select max(date) from {{ ref('k8s_expenses_daily') }}) - {{ days }}
+  {%- else -%}
+    true
+  {%- endif -%}
 {%- endmacro %}

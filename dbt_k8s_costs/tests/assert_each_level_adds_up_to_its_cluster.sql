@@ -22,6 +22,7 @@ levels as (
         sum(total_cost) as total_cost,
         {{ 'null' if level == 'node' else 'sum(total_cost_with_idle)' }} as total_cost_with_idle
     from {{ ref(model) }}
+    where {{ recent_days_only('date') }}
     group by date, cluster
     {{ 'union all' if not loop.last }}
     {%- endfor %}
@@ -35,7 +36,8 @@ select
     levels.total_cost - clusters.total_cost as allocated_difference,
     levels.total_cost_with_idle - clusters.total_cost_with_idle as with_idle_difference
 from levels
-inner join {{ ref('k8s_cluster_costs_daily') }} as clusters
+inner join {{ ref('k8s_expenses_daily') }} as clusters
     on clusters.date = levels.date and clusters.cluster = levels.cluster
+    and clusters.level = 'cluster'
 where abs(allocated_difference) > {{ var('reconciliation_tolerance', 0.000001) }}
     or abs(ifNull(with_idle_difference, 0)) > {{ var('reconciliation_tolerance', 0.000001) }}

@@ -20,21 +20,6 @@ idle as (
 
 ),
 
-pod_tags as (
-
-    {#- finalized tags: the namespace's labels, overridden by the pod's (Kubecost's label
-        precedence); a pod's containers share them -#}
-    select
-        date,
-        cluster,
-        concat(namespace, '/', pod) as resource_key,
-        any(mapUpdate(namespace_labels, labels)) as tags
-    from {{ ref('k8s_costs_daily') }}
-    where not is_idle
-    group by date, cluster, resource_key
-
-),
-
 clusters as (
 
     select * from {{ ref('stg_kubecost__clusters') }}
@@ -71,11 +56,8 @@ charges as (
         pods.cpu_efficiency as cpu_efficiency,
         pods.ram_efficiency as ram_efficiency,
         pods.total_efficiency as total_efficiency,
-        pod_tags.tags as tags
+        pods.labels as tags
     from pods
-    left join pod_tags
-        on pod_tags.date = pods.date and pod_tags.cluster = pods.cluster
-        and pod_tags.resource_key = pods.resource_key
 
     union all
 

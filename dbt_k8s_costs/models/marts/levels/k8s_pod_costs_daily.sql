@@ -8,5 +8,6 @@
     'node': 'expenses.k8s_node',
     'controller_kind': 'efficiency.any_controller_kind',
     'controller': 'efficiency.any_controller',
+    'labels': 'efficiency.any_labels',
     'resource_key': 'expenses.resource_key',
 }) }}
