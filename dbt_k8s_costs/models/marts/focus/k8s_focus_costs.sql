@@ -35,7 +35,7 @@ charges as (
         concat(pods.cluster, '/', pods.resource_key) as resource_id,
         pods.pod as resource_name,
         'Kubernetes Pod' as resource_type,
-        concat('Kubernetes pod ', pods.resource_key, ' on cluster ', pods.cluster)
+        concat('Kubernetes pod ', pods.resource_key, ' in cluster ', pods.cluster)
             as charge_description,
         pods.namespace as namespace,
         pods.pod as pod,
@@ -71,7 +71,7 @@ charges as (
         if(
             resource_key = cluster,
             concat('Idle capacity of cluster ', cluster),
-            concat('Idle capacity of node ', resource_key, ' on cluster ', cluster)
+            concat('Idle capacity of node ', resource_key, ' in cluster ', cluster)
         ) as charge_description,
         '' as namespace,
         '' as pod,
