@@ -66,6 +66,7 @@ cluster_idle as (
         date,
         cluster,
         idle_cost,
+        total_cost as cluster_total_cost,
         cpu_cost as cluster_cpu_cost,
         gpu_cost as cluster_gpu_cost,
         ram_cost as cluster_ram_cost,
@@ -103,20 +104,26 @@ joined as (
         {%- else %}
         {#- Kubecost's idle sharing: the cluster's CPU idle goes to resources by their
             share of the cluster's CPU cost, GPU and RAM idle likewise, scaled to the idle
-            total, so the shares of a level add up to the cluster's idle -#}
-        ifNull(cluster_idle.idle_cost * (
-            if(cluster_idle.cluster_cpu_cost > 0,
-                cluster_idle.idle_cpu_cost * expenses.cpu_cost / cluster_idle.cluster_cpu_cost, 0)
-            + if(cluster_idle.cluster_gpu_cost > 0,
-                cluster_idle.idle_gpu_cost * expenses.gpu_cost / cluster_idle.cluster_gpu_cost, 0)
-            + if(cluster_idle.cluster_ram_cost > 0,
-                cluster_idle.idle_ram_cost * expenses.ram_cost / cluster_idle.cluster_ram_cost, 0)
-        ) / nullIf(
-            if(cluster_idle.cluster_cpu_cost > 0, cluster_idle.idle_cpu_cost, 0)
-            + if(cluster_idle.cluster_gpu_cost > 0, cluster_idle.idle_gpu_cost, 0)
-            + if(cluster_idle.cluster_ram_cost > 0, cluster_idle.idle_ram_cost, 0),
-            0
-        ), 0) as idle_cost,
+            total, so the shares of a level add up to the cluster's idle. A day whose
+            allocations have no CPU, GPU or RAM cost (only storage, network, ...) shares
+            its idle by total cost instead. -#}
+        cluster_idle.idle_cost * ifNull(
+            (
+                if(cluster_idle.cluster_cpu_cost > 0,
+                    cluster_idle.idle_cpu_cost * expenses.cpu_cost / cluster_idle.cluster_cpu_cost, 0)
+                + if(cluster_idle.cluster_gpu_cost > 0,
+                    cluster_idle.idle_gpu_cost * expenses.gpu_cost / cluster_idle.cluster_gpu_cost, 0)
+                + if(cluster_idle.cluster_ram_cost > 0,
+                    cluster_idle.idle_ram_cost * expenses.ram_cost / cluster_idle.cluster_ram_cost, 0)
+            ) / nullIf(
+                if(cluster_idle.cluster_cpu_cost > 0, cluster_idle.idle_cpu_cost, 0)
+                + if(cluster_idle.cluster_gpu_cost > 0, cluster_idle.idle_gpu_cost, 0)
+                + if(cluster_idle.cluster_ram_cost > 0, cluster_idle.idle_ram_cost, 0),
+                0
+            ),
+            if(cluster_idle.cluster_total_cost > 0,
+                expenses.total_cost / cluster_idle.cluster_total_cost, 0)
+        ) as idle_cost,
         {%- endif %}
         total_cost + idle_cost as total_cost_with_idle,
         {{ ratio('efficiency.cpu_weighted', 'efficiency.cpu_weight') }} as cpu_efficiency,
