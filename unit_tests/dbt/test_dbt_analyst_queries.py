@@ -16,6 +16,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -151,8 +152,9 @@ def landing(ch_client, ch_database, seeded_landing):
 
 @pytest.fixture
 def marts(dbt, ch_client, ch_database, landing):
-    """Marts built from the hand-made landing: (run(query title), the raw rows, the titles
-    run so far, the titles the doc marks as checked)."""
+    """Marts built from the hand-made landing: `run(title)` runs a documented query,
+    `query(sql)` any other (`{db}`: the marts database); `rows` are the landing's raw rows,
+    `ran` the titles run so far, `checked` those the doc marks as checked."""
     name, rows = landing
     dbt(["build"], vars={"kubecost_database": name})
     queries = dict(re.findall(r"^## (.*?)\n.*?```sql\n(.*?)```", DOC.read_text(), re.S | re.M))
@@ -162,9 +164,14 @@ def marts(dbt, ch_client, ch_database, landing):
         sql = queries[title].replace("kubecost_marts.", f"`{ch_database}_marts`.")
         return [tuple(r) for r in ch_client.query(sql).result_rows]
 
+    def query(sql: str) -> list[tuple]:
+        return [
+            tuple(r) for r in ch_client.query(sql.format(db=f"`{ch_database}_marts`")).result_rows
+        ]
+
     ran: set[str] = set()
     checked = {title for title in queries if title.endswith("(checked)")}
-    return run, rows, ran, checked
+    return SimpleNamespace(run=run, query=query, rows=rows, ran=ran, checked=checked)
 
 
 def _close(actual, expected, tolerance: float) -> bool:
@@ -182,7 +189,7 @@ def _team(row: dict) -> str:
 
 
 def test_given_hand_made_marts_then_each_checked_query_gives_the_hand_computed_answer(marts):
-    run, rows, ran, checked = marts
+    run, rows = marts.run, marts.rows
     currency = {c: v[0] for c, v in CLUSTERS.items()}
     allocated = [r for r in rows if not r["is_idle"]]
     last = max(DAYS)
@@ -229,6 +236,31 @@ def test_given_hand_made_marts_then_each_checked_query_gives_the_hand_computed_a
     assert [a[:4] for a in actual] == [k for k, _ in expected]
     assert all(_close(a[4], v, CENT) for a, (_, v) in zip(actual, expected, strict=True))
 
+    # Top namespaces with idle shared: each day, the cluster's CPU idle by the namespace's
+    # share of the cluster's CPU cost, RAM idle by its share of RAM cost
+    cluster_cpu, cluster_ram = defaultdict(float), defaultdict(float)
+    idle_parts = {(r["day"], r["cluster"]): r for r in rows if r["is_idle"]}
+    for r in allocated:
+        cluster_cpu[r["day"], r["cluster"]] += r["cpu_cost"]
+        cluster_ram[r["day"], r["cluster"]] += r["ram_cost"]
+    ns_allocated, ns_with_idle = defaultdict(float), defaultdict(float)
+    for r in allocated:
+        if r["day"] in week:
+            key = r["cluster"], currency[r["cluster"]], r["namespace"]
+            idle_row = idle_parts[r["day"], r["cluster"]]
+            share = (
+                idle_row["cpu_cost"] * r["cpu_cost"] / cluster_cpu[r["day"], r["cluster"]]
+                + idle_row["ram_cost"] * r["ram_cost"] / cluster_ram[r["day"], r["cluster"]]
+            )  # the idle row's cpu and ram add up to its total
+            ns_allocated[key] += r["total"]
+            ns_with_idle[key] += r["total"] + share
+    expected = sorted(ns_with_idle.items(), key=lambda kv: -kv[1])[:10]
+    actual = run("Top namespaces over the last 7 days of data, idle shared (checked)")
+    assert [a[:3] for a in actual] == [k for k, _ in expected]
+    for (*_, allocated_cost, with_idle_cost), (key, value) in zip(actual, expected, strict=True):
+        assert _close(allocated_cost, ns_allocated[key], CENT)
+        assert _close(with_idle_cost, value, CENT)
+
     # Idle trend: daily idle and its share of the cluster's cost with idle
     idle, with_idle = defaultdict(float), defaultdict(float)
     for r in rows:
@@ -263,6 +295,25 @@ def test_given_hand_made_marts_then_each_checked_query_gives_the_hand_computed_a
         assert _close(cpu_eff, cpu_w / cpu if cpu else None, MILLI)
         assert _close(ram_eff, ram_w / ram if ram else None, MILLI)
         assert _close(total_eff, (cpu_w + ram_w) / (cpu + ram) if cpu + ram else None, MILLI)
+    # the per-level mart carries the same weighting per day
+    daily = defaultdict(lambda: [0.0] * 4)  # cpu x eff, cpu, ram x eff, ram
+    for r in allocated:
+        if r["cpu_eff"] is not None:
+            d = daily[r["day"], r["cluster"], r["namespace"]]
+            d[0] += r["cpu_eff"] * r["cpu_cost"]
+            d[1] += r["cpu_cost"]
+            d[2] += r["ram_eff"] * r["ram_cost"]
+            d[3] += r["ram_cost"]
+    view = marts.query(
+        "select date, cluster, namespace, cpu_efficiency, ram_efficiency, total_efficiency "
+        "from {db}.k8s_namespace_costs_daily"
+    )
+    assert len(view) == len({(r["day"], r["cluster"], r["namespace"]) for r in allocated})
+    for day, cluster, ns, cpu_eff, ram_eff, total_eff in view:
+        cpu_w, cpu, ram_w, ram = daily.get((day, cluster, ns), [0.0] * 4)
+        assert _close(cpu_eff, cpu_w / cpu if cpu else None, 1e-9)
+        assert _close(ram_eff, ram_w / ram if ram else None, 1e-9)
+        assert _close(total_eff, (cpu_w + ram_w) / (cpu + ram) if cpu + ram else None, 1e-9)
     payments = next(a for a in actual if a[1] == "payments")
     assert payments[5] != round(
         sum(r["total"] * (r["cpu_eff"] * r["cpu_cost"] + r["ram_eff"] * r["ram_cost"])
@@ -315,4 +366,4 @@ def test_given_hand_made_marts_then_each_checked_query_gives_the_hand_computed_a
         assert _close(change, expected_rate / prior - 1 if prior else None, MILLI)
         previous[cluster] = expected_rate
 
-    assert ran == checked  # every query the doc marks as checked was checked here
+    assert marts.ran == marts.checked  # every query the doc marks checked was checked here
