@@ -88,8 +88,10 @@ def test_given_csv_then_a_header_and_empty_nulls_and_json_for_maps(
     assert code == 0, err
     assert list(csv.reader(io.StringIO(out))) == [
         ["name", "cost", "labels", "tags", "pair", "day", "at"],
-        ["api", "3.0251400000000004", '{"team":"payments"}', '["a","b"]', '["x",0.1]']
-        + ["2026-11-30", "2026-11-30T08:00:00"],
+        [
+            *("api", "3.0251400000000004", '{"team":"payments"}', '["a","b"]', '["x",0.1]'),
+            *("2026-11-30", "2026-11-30T08:00:00"),
+        ],
         ["idle", "", "{}", "[]", '["",2.5]', "2026-12-01", "2026-12-01T23:59:59"],
     ]
 
