@@ -53,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument(
         "--workdir",
         type=Path,
-        help="where the embedded ClickHouse lives, emptied first "
+        help="where the embedded ClickHouse lives, emptied first, and report.html is written "
         "(default: ~/.local/share/kubecost-pipeline/demo, or $XDG_DATA_HOME's)",
     )
     demo.add_argument(
