@@ -165,6 +165,7 @@ def _webhook_command(args: argparse.Namespace) -> int:
 
 def _sql_command(args: argparse.Namespace) -> int:
     from clickhouse_connect.driver.exceptions import ClickHouseError
+    from clickhouse_connect.driver.summary import QuerySummary
 
     from kubecost_pipeline.clickhouse import ClickHouseUnavailable, ClickHouseURL, connect, explain
     from kubecost_pipeline.demo import demo_dir
@@ -186,15 +187,21 @@ def _sql_command(args: argparse.Namespace) -> int:
         client = connect(target)
     except ClickHouseUnavailable as exc:
         return _fail(str(exc))
+    fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
     try:
         if own_format:  # ClickHouse's own rendering, byte for byte
             output = client.raw_query(args.query)
             sys.stdout.flush()
             sys.stdout.buffer.write(output)
             sys.stdout.buffer.flush()
+        elif client.create_query_context(query=args.query).is_command:
+            # CREATE, DROP, ALTER, ...: no rows (clickhouse-connect's query would turn the
+            # statement's summary into one); a verdict such as CHECK TABLE's is the one value
+            answer = client.command(args.query)
+            if not isinstance(answer, QuerySummary):
+                write_rows(sys.stdout, fmt, ["result"], [[answer]])
         else:
             result = client.query(args.query)
-            fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
             write_rows(sys.stdout, fmt, result.column_names, result.result_rows)
     except (ClickHouseError, OSError) as exc:
         return _fail(f"query failed: {explain(exc, target)}")

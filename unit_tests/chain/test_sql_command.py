@@ -183,6 +183,20 @@ def test_given_a_syntax_error_then_one_line_and_exit_1(
     assert "Traceback" not in err
 
 
+def test_given_a_statement_without_rows_then_nothing_is_printed(
+    clickhouse: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = f"`{clickhouse.database}`.made"
+    created = sql(
+        capsys, f"CREATE TABLE {table} (a Int8) ENGINE = Memory", "--clickhouse-url", clickhouse.url
+    )
+    inserted = sql(capsys, f"insert into {table} values (7)", "--clickhouse-url", clickhouse.url)
+    selected = sql(capsys, f"select a from {table}", "--clickhouse-url", clickhouse.url)
+
+    assert created == (0, "", "") and inserted[:2] == (0, "")
+    assert selected[:2] == (0, '{"a": 7}\n')
+
+
 def test_given_no_format_off_a_terminal_then_json_lines(
     chdb_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
