@@ -106,10 +106,9 @@ def allocations(client: Any, marts: str) -> Summary:
         (cluster, namespace): (numerator / denominator if denominator else None)
         for cluster, namespace, numerator, denominator in rows(
             "select cluster, namespace, "
-            "sumIf(cpu_efficiency * cpu_cost, cpu_efficiency is not null) "
-            "+ sumIf(ram_efficiency * ram_cost, ram_efficiency is not null), "
-            "sumIf(cpu_cost, cpu_efficiency is not null) "
-            "+ sumIf(ram_cost, ram_efficiency is not null) "
+            "sum(coalesce(cpu_efficiency * cpu_cost, 0) + coalesce(ram_efficiency * ram_cost, 0)), "
+            "sum(if(cpu_efficiency is null, 0, cpu_cost) "
+            "+ if(ram_efficiency is null, 0, ram_cost)) "
             "from {db:Identifier}.k8s_costs_daily where not is_idle group by cluster, namespace"
         )
     }
