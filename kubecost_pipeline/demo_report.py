@@ -155,6 +155,8 @@ def percent(share: float | None) -> str:
 
 def summary_text(summary: Summary) -> str:
     """The Allocations view and the top savings, as the demo prints them."""
+    if not summary.days:
+        return "Allocations by namespace: the marts hold no costs."
     first, last = summary.period
     lines = [
         f"Allocations by namespace, {first} .. {last} (as Kubecost's Allocations page):",
@@ -209,7 +211,7 @@ def _covered(summary: Summary) -> str:
 
 def write_html(summary: Summary, path: Path) -> None:
     """The report: per currency, cost by day and cluster, top namespaces and idle share."""
-    first, last = summary.period
+    first, last = summary.period if summary.days else ("", "")
     sections = []
     for currency in summary.currencies:
         days = [d for d in summary.days if d.currency == currency]

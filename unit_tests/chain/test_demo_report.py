@@ -109,3 +109,16 @@ def test_given_two_currencies_then_the_report_has_a_section_for_each_and_nothing
     assert not re.search(r"(?i)\b(src|href)\s*=|url\(|@import|<script|<link|<img", text)
     # The idle share of us is 50 / (50 + 50), of eu 20 / (60 + 20).
     assert "idle 50.0%" in text and "idle 25.0%" in text
+
+
+def test_given_empty_marts_then_one_line_and_a_report_without_charts(
+    ch_client: Any, marts: str, tmp_path: Path
+) -> None:
+    for table in ("k8s_expenses_daily", "k8s_costs_daily", "k8s_resources"):
+        ch_client.command(f"TRUNCATE TABLE `{marts}`.{table}")
+    summary = allocations(ch_client, marts)
+
+    write_html(summary, tmp_path / "report.html")
+
+    assert summary_text(summary) == "Allocations by namespace: the marts hold no costs."
+    assert "<svg" not in (tmp_path / "report.html").read_text()
