@@ -107,9 +107,10 @@ def connect(url: str | ClickHouseURL, **options: Any) -> Any:
 
     target = url if isinstance(url, ClickHouseURL) else ClickHouseURL.parse(url)
     if target.scheme == "chdb":
+        engine_said = io.StringIO()
         try:
             Path(target.path).mkdir(parents=True, exist_ok=True)
-            with _engine_stderr() as engine_said:
+            with _engine_stderr(engine_said):
                 return clickhouse_connect.get_client(interface="chdb", path=target.path, **options)
         except (ClickHouseError, OSError) as error:
             said = engine_said.getvalue().strip().splitlines()
@@ -136,17 +137,16 @@ def connect(url: str | ClickHouseURL, **options: Any) -> Any:
 
 
 @contextlib.contextmanager
-def _engine_stderr() -> Iterator[io.StringIO]:
+def _engine_stderr(said: io.StringIO) -> Iterator[None]:
     """Hold back what is written to file descriptor 2 while chDB opens its engine: the engine
     prints why it cannot (another process holds the directory) there itself, before the
-    error. Yields what it wrote when the open failed; otherwise writes it out after."""
-    said = io.StringIO()
+    error. What it wrote goes into `said` when the open fails, and out to stderr otherwise."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), 2)
         try:
-            yield said
+            yield
         except BaseException:
             said.write(_read_back(held))
             raise
