@@ -171,15 +171,24 @@ def test_format_clause_is_found_only_at_the_end_of_the_code(query: str, clause: 
     assert format_clause(query) == clause
 
 
-def test_given_a_syntax_error_then_one_line_and_exit_1(
-    clickhouse: Any, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("query", "phrase"),
+    [
+        ("selec 1", "Syntax error"),
+        ("selec 1 FORMAT CSV", "Syntax error"),  # through the raw passthrough
+        ("select 1 FORMAT NoSuchFormat", "Unknown format NoSuchFormat"),
+        ("select * from no_such_database.t", "UNKNOWN_DATABASE"),
+    ],
+)
+def test_given_a_query_clickhouse_refuses_then_one_line_and_exit_1(
+    query: str, phrase: str, clickhouse: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = sql(capsys, "selec 1", "--clickhouse-url", clickhouse.url)
+    code, out, err = sql(capsys, query, "--clickhouse-url", clickhouse.url)
 
     assert code == 1 and out == ""
     (line,) = err.splitlines()
     message = json.loads(line)["message"]
-    assert message.startswith("query failed: ClickHouse at ") and "Syntax error" in message
+    assert message.startswith("query failed: ClickHouse at ") and phrase in message
     assert "Traceback" not in err
 
 
