@@ -274,9 +274,13 @@ def _cost_by_day(days: list[Day], currency: str) -> str:
     peak = max(sum(d.allocated + d.idle for d in ds) for ds in by_date.values()) or 1.0
     plot = height - top - bottom
     step = (width - left - 10) / len(by_date)
-    parts = [
-        _text(left - 6, top + plot - plot * f + 4, f"{peak * f:,.0f}", "end") for f in (0, 0.5, 1)
-    ]
+    parts = []
+    for f in (0, 0.25, 0.5, 0.75, 1):  # gridlines, labelled in the currency
+        y = top + plot - plot * f
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" stroke="#ddd"/>'
+        )
+        parts.append(_text(left - 6, y + 4, f"{peak * f:,.0f} {currency}", "end"))
     for i, (when, rows) in enumerate(sorted(by_date.items())):
         x, base = left + i * step + step * 0.15, float(top + plot)
         for row in sorted(rows, key=lambda r: r.cluster):
