@@ -356,7 +356,7 @@ def main() -> None:
             project="prod",
             region=region,
             provisioner="EKS",
-            version="2.4.1",
+            version="1.29+",  # clusterInfo: the Kubernetes version, not Kubecost's
             currency="USD",
         )
 

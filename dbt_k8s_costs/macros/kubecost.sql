@@ -61,3 +61,14 @@
     )
   )
 {%- endmacro %}
+
+{% macro showback_label_keys() -%}
+  {#- The `showback_label_keys` var as a ClickHouse array literal, each key spelled as
+      Kubecost stores label keys (every character other than a letter, digit or `_`
+      becomes `_`: `app.kubernetes.io/name` is `app_kubernetes_io_name`). -#}
+  {%- set keys = [] -%}
+  {%- for key in var('showback_label_keys') -%}
+    {%- do keys.append(modules.re.sub('[^a-zA-Z0-9_]', '_', key | string)) -%}
+  {%- endfor -%}
+  [{%- for key in keys %}'{{ key }}'{{ ', ' if not loop.last }}{% endfor -%}]
+{%- endmacro %}

@@ -19,9 +19,10 @@ def test_given_the_seed_harness_when_dbt_builds_then_models_tests_and_unit_tests
     )
 
     kinds = Counter(r.node.resource_type for r in results)
-    # 3 staging views, the 2 staging tables of readings, 4 marts (intermediates are ephemeral)
-    assert kinds["model"] == 9
-    assert kinds["unit_test"] == 3
+    # 3 staging views, the 2 staging tables of readings, 4 marts (intermediates are
+    # ephemeral), 6 per-level views, showback, clusters, assets, FOCUS
+    assert kinds["model"] == 19
+    assert kinds["unit_test"] == 4
     assert kinds["test"] >= 30
     assert not [r.node.name for r in results if str(r.status) == "warn"]
     levels = dict(

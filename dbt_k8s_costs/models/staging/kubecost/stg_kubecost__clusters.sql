@@ -21,7 +21,8 @@ renamed as (
         ifNull(region, '') as region,
         ifNull(provisioner, '') as provisioner,
         ifNull(profile, '') as profile,
-        ifNull(version, '') as kubecost_version,
+        {#- clusterInfo's `version` is the Kubernetes version (major.minor, e.g. 1.29+) -#}
+        ifNull(version, '') as kubernetes_version,
         ifNull(currency, '') as currency,
 
         ---------- timestamps
