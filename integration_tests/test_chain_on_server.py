@@ -43,15 +43,18 @@ def test_given_a_server_when_demo_sql_and_webhook_run_then_marts_and_expenses_la
 ) -> None:
     url = clickhouse_server.url()
     demo = ["demo", "--clickhouse-url", url, "--days", "2", "--clusters", "1", "--quiet"]
+    demo += ["--workdir", str(tmp_path)]  # where its report.html goes
 
     assert main(demo) == 0
     out = capsys.readouterr().out
     assert "Reconciliation: PASS" in out
     query = out.split('kubecost-pipeline sql "', 1)[1].split('"\n', 1)[0]
     assert "kubecost_demo_marts." in query  # the demo's own databases on a server
-    assert main(["sql", query, "--clickhouse-url", url]) == 0
+    assert main(["sql", query, "--clickhouse-url", url, "--format", "csv"]) == 0
     rows = capsys.readouterr().out.splitlines()
-    assert rows[0] == "date\tresource_key\ttotal_cost" and len(rows) > 1
+    assert rows[0] == "date,resource_key,total_cost" and len(rows) > 1
+    assert out.rstrip().endswith(str(tmp_path.resolve() / "report.html"))
+    assert "Allocations by namespace" in out and (tmp_path / "report.html").exists()
 
     client = connect(url)
     cluster = client.command("SELECT DISTINCT cluster FROM kubecost_demo_marts.k8s_resources")

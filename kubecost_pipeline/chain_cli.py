@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import logging
 import os
+import sys
 from pathlib import Path
 
 from kubecost_pipeline.chain import (
@@ -20,6 +21,7 @@ from kubecost_pipeline.chain import (
     run_chain,
 )
 from kubecost_pipeline.progress import Progress
+from kubecost_pipeline.sql_output import FORMATS, format_clause, write_rows
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument(
         "--workdir",
         type=Path,
-        help="where the embedded ClickHouse lives, emptied first "
+        help="where the embedded ClickHouse lives, emptied first, and report.html is written "
         "(default: ~/.local/share/kubecost-pipeline/demo, or $XDG_DATA_HOME's)",
     )
     demo.add_argument(
@@ -79,9 +81,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     webhook.set_defaults(func=_webhook_command)
 
     sql = subparsers.add_parser(
-        "sql", help="run one SQL query on the pipeline's ClickHouse and print the rows"
+        "sql",
+        help="run one SQL query on the pipeline's ClickHouse and print the rows",
+        description="Print the rows as an aligned table (the default on a terminal), CSV, or "
+        "JSON lines (the default otherwise). A query ending in ClickHouse's own FORMAT clause "
+        "(FORMAT PrettyCompact, CSVWithNames, ...) is printed as ClickHouse writes it.",
     )
     sql.add_argument("query", help='e.g. "select * from kubecost_marts.k8s_expenses_daily"')
+    sql.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="table (NULL shown as NULL, floats to 10 significant digits), csv or jsonl "
+        "(exact values); default: table on a terminal, jsonl otherwise",
+    )
     sql.add_argument(
         "--clickhouse-url", help="default: the demo's embedded ClickHouse, else the pipeline's"
     )
@@ -153,11 +165,19 @@ def _webhook_command(args: argparse.Namespace) -> int:
 
 def _sql_command(args: argparse.Namespace) -> int:
     from clickhouse_connect.driver.exceptions import ClickHouseError
+    from clickhouse_connect.driver.summary import QuerySummary
 
     from kubecost_pipeline.clickhouse import ClickHouseUnavailable, ClickHouseURL, connect, explain
     from kubecost_pipeline.demo import demo_dir
     from kubecost_pipeline.landing import default_clickhouse_url
 
+    own_format = format_clause(args.query)
+    if own_format and args.format:
+        return _fail(
+            f"--format {args.format} and the query's FORMAT {own_format} both choose the "
+            "output: drop one of them.",
+            2,
+        )
     url = args.clickhouse_url
     if url is None:
         demo = demo_dir() / "chdb"
@@ -167,12 +187,23 @@ def _sql_command(args: argparse.Namespace) -> int:
         client = connect(target)
     except ClickHouseUnavailable as exc:
         return _fail(str(exc))
+    fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
     try:
-        result = client.query(args.query)
-        print("\t".join(result.column_names))
-        for row in result.result_rows:
-            print("\t".join(str(value) for value in row))
-    except ClickHouseError as exc:
+        if own_format:  # ClickHouse's own rendering, byte for byte
+            output = client.raw_query(args.query)
+            sys.stdout.flush()
+            sys.stdout.buffer.write(output)
+            sys.stdout.buffer.flush()
+        elif client.create_query_context(query=args.query).is_command:
+            # CREATE, DROP, ALTER, ...: no rows (clickhouse-connect's query would turn the
+            # statement's summary into one); a verdict such as CHECK TABLE's is the one value
+            answer = client.command(args.query)
+            if not isinstance(answer, QuerySummary):
+                write_rows(sys.stdout, fmt, ["result"], [[answer]])
+        else:
+            result = client.query(args.query)
+            write_rows(sys.stdout, fmt, result.column_names, result.result_rows)
+    except (ClickHouseError, OSError) as exc:
         return _fail(f"query failed: {explain(exc, target)}")
     finally:
         client.close()

@@ -12,13 +12,18 @@ message is one line that names the URL without its password and says what to do.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import io
+import os
 import socket
 import ssl
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 from kubecost_pipeline.urls import redact
@@ -102,12 +107,16 @@ def connect(url: str | ClickHouseURL, **options: Any) -> Any:
 
     target = url if isinstance(url, ClickHouseURL) else ClickHouseURL.parse(url)
     if target.scheme == "chdb":
+        engine_said = io.StringIO()
         try:
             Path(target.path).mkdir(parents=True, exist_ok=True)
-            return clickhouse_connect.get_client(interface="chdb", path=target.path, **options)
+            with _engine_stderr(engine_said):
+                return clickhouse_connect.get_client(interface="chdb", path=target.path, **options)
         except (ClickHouseError, OSError) as error:
+            said = engine_said.getvalue().strip().splitlines()
             raise ClickHouseUnavailable(
-                f"Cannot open the embedded ClickHouse at {target.path}: {_first_line(error)}. "
+                f"Cannot open the embedded ClickHouse at {target.path}: "
+                f"{redact(said[0]) if said else _first_line(error)}. "
                 "chDB lets one process open a directory at a time: wait for the other "
                 "kubecost-pipeline (or dbt) process to finish, or use another directory."
             ) from error
@@ -125,6 +134,33 @@ def connect(url: str | ClickHouseURL, **options: Any) -> Any:
         )
     except (ClickHouseError, OSError) as error:
         raise ClickHouseUnavailable(explain(error, target)) from error
+
+
+@contextlib.contextmanager
+def _engine_stderr(said: io.StringIO) -> Iterator[None]:
+    """Hold back what is written to file descriptor 2 while chDB opens its engine: the engine
+    prints why it cannot (another process holds the directory) there itself, before the
+    error. What it wrote goes into `said` when the open fails, and out to stderr otherwise."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            said.write(_read_back(held))
+            raise
+        else:
+            os.write(saved, _read_back(held).encode())
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _read_back(file: IO[bytes]) -> str:
+    file.flush()
+    file.seek(0)
+    return file.read().decode(errors="replace")
 
 
 def explain(error: BaseException, target: ClickHouseURL) -> str:

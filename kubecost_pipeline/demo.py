@@ -5,7 +5,9 @@ embedded ClickHouse (chDB), builds the dbt project, projects the marts into Clou
 stores where they are reachable (the local MariaDB; MongoDB when
 KUBECOST_PIPELINE__MONGODB__URI is set; otherwise a dry-run plan), and prints what a person
 wants to see: cost by cluster, top namespaces, idle share, the reconciliation verdict and
-how to query the marts next.
+how to query the marts next; then what Kubecost's Allocations page shows first (cost,
+efficiency and monthly run rate per namespace, top rightsizing savings), and the path of a
+static HTML report with charts (`<workdir>/report.html`).
 """
 
 from __future__ import annotations
@@ -61,8 +63,9 @@ def run_demo(
     from kubecost_pipeline.simulator import Fleet, FleetSpec, SimulatorServer
 
     progress = progress or Progress.for_stream()
+    workdir = (workdir or demo_dir()).resolve()
     try:  # a demo starts from nothing, every time
-        clickhouse = _fresh_clickhouse(workdir or demo_dir(), clickhouse_url)
+        clickhouse = _fresh_clickhouse(workdir, clickhouse_url)
     except ClickHouseUnavailable as exc:
         log.error("%s", exc)
         return 1
@@ -87,7 +90,7 @@ def run_demo(
         except StepFailed as exc:
             log.error("%s", exc)
             return 1
-    print(report(config, start, today, projection))
+    print(report(config, start, today, projection, workdir / "report.html"))
     return 0
 
 
@@ -161,9 +164,12 @@ def _project(config: PipelineConfig, clusters: list[str], progress: Progress) ->
         return project_step(hook, dry_run, progress, stores=stores, create_expenses_table=True)
 
 
-def report(config: PipelineConfig, start: date, today: date, projection: Any) -> str:
-    """What the demo shows a person at the end."""
+def report(
+    config: PipelineConfig, start: date, today: date, projection: Any, html_path: Path
+) -> str:
+    """What the demo shows a person at the end; writes the HTML report to `html_path`."""
     from kubecost_pipeline.clickhouse import connect
+    from kubecost_pipeline.demo_report import allocations, summary_text, write_html
 
     marts = config.marts
     client = connect(config.clickhouse_url)
@@ -186,6 +192,7 @@ def report(config: PipelineConfig, start: date, today: date, projection: Any) ->
             "from {db:Identifier}.k8s_reconciliation_daily",
             parameters={"db": marts},
         ).result_rows[0]
+        summary = allocations(client, marts)
     finally:
         client.close()
     allocated = sum(row[1] for row in clusters)
@@ -221,5 +228,13 @@ def report(config: PipelineConfig, start: date, today: date, projection: Any) ->
         f'  .venv/bin/kubecost-pipeline sql "select date, resource_key, total_cost from '
         f"{marts}.k8s_expenses_daily where level = 'namespace' order by date, total_cost "
         'desc limit 20"',
+        "",
+        summary_text(summary),
+    ]
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    write_html(summary, html_path)
+    lines += [
+        "",
+        f"Report with charts (cost by day and cluster, top namespaces, idle share): {html_path}",
     ]
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from airbyte_cdk.sources.streams import CheckpointMixin, Stream
 from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as stream_status_message
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_kubecost.catalog import STREAMS
 from source_kubecost.client import KubecostClient
 from source_kubecost.days import (
     CURSOR,
@@ -172,17 +173,17 @@ class DayStream(Stream, CheckpointMixin):
 
 
 class Allocations(DayStream):
-    primary_key = [CURSOR, "granularity", "idle_policy", "name"]
+    primary_key = STREAMS["allocations"][0]
 
 
 class Assets(DayStream):
-    primary_key = [CURSOR, "key"]
+    primary_key = STREAMS["assets"][0]
 
 
 class Clusters(Stream):
     """One record per cluster from clusterInfoMap (multi-cluster) and clusterInfo."""
 
-    primary_key = "id"
+    primary_key = STREAMS["clusters"][0]
 
     def __init__(self, client: KubecostClient):
         super().__init__()

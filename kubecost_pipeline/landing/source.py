@@ -22,10 +22,13 @@ logger = logging.getLogger(__name__)
 _LOG_LEVELS = {"FATAL": 50, "ERROR": 40, "WARN": 30, "WARNING": 30, "INFO": 20, "DEBUG": 10}
 
 
+def _beside() -> Path:
+    return Path(sys.executable).parent / "source-kubecost"
+
+
 def default_command() -> list[str]:
     """The connector's console script, preferably from this interpreter's environment."""
-    beside = Path(sys.executable).parent / "source-kubecost"
-    found = str(beside) if beside.exists() else shutil.which("source-kubecost")
+    found = str(_beside()) if _beside().exists() else shutil.which("source-kubecost")
     if not found:
         raise SourceError(
             "The connector `source-kubecost` is not installed in this environment; "
@@ -97,7 +100,14 @@ class Source:
             process.stdout.close()
 
     def discover(self) -> list[dict[str, Any]]:
-        """The source's catalog streams."""
+        """The source's catalog streams. The connector installed with this interpreter gives
+        its catalog in-process (source_kubecost/catalog.py, the same as its `discover`):
+        like Airbyte, which keeps a connection's catalog, a sync then starts the connector
+        (and imports the CDK) once, for `read`. Any other command is asked to `discover`."""
+        if self.command == [str(_beside())]:
+            from source_kubecost.catalog import catalog
+
+            return list(catalog()["streams"])
         errors: list[str] = []
         verb = ["discover", "--config", str(self.config_path)]
         with contextlib.closing(self._messages(verb)) as messages:

@@ -17,6 +17,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from airbyte_cdk.models.airbyte_protocol_serializers import AirbyteCatalogSerializer
 from airbyte_cdk.test.entrypoint_wrapper import discover
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -25,6 +26,7 @@ from test_connector_fixtures import SHARED, VENDORED, _read
 
 from kubecost_pipeline.simulator import Fleet, FleetSpec, SimulatorServer
 from source_kubecost import SourceKubecost
+from source_kubecost.catalog import catalog
 from source_kubecost.records import AllocationFlattener, flatten_asset
 from source_kubecost.spool import EXTRACTION_ID, EXTRACTION_RECORDS
 from source_kubecost.streams import Clusters
@@ -165,3 +167,10 @@ def test_every_field_of_every_simulator_flavour_is_declared(flavour, schemas, tm
         for p in _problems(stream, records, schemas[stream])
     ]
     assert problems == []
+
+
+def test_the_catalog_without_the_cdk_is_what_discover_returns():
+    # The landing takes this catalog in-process instead of running `discover`.
+    discovered = discover(SourceKubecost(), CONFIG).catalog.catalog
+    assert catalog() == AirbyteCatalogSerializer.dump(discovered)
+    assert [s["name"] for s in catalog()["streams"]] == ["allocations", "assets", "clusters"]

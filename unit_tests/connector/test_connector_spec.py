@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
@@ -65,11 +66,19 @@ def test_a_format_checking_validator_and_the_connector_agree(values, valid) -> N
             parse_config(config)
 
 
-def test_the_documentation_url_is_the_same_in_spec_and_metadata() -> None:
+def test_the_documentation_url_is_the_same_in_spec_and_metadata_and_can_exist() -> None:
     metadata = yaml.safe_load((ROOT / "metadata.yaml").read_text())["data"]
-    assert SPEC["documentationUrl"] == metadata["documentationUrl"]
+    url = SPEC["documentationUrl"]
+    assert url == metadata["documentationUrl"]
+    parts = urlsplit(url)
+    assert parts.scheme == "https" and parts.netloc  # metadata's `format: uri`: absolute
+    # Airbyte publishes no page for a connector in none of its registries.
+    assert parts.netloc != "docs.airbyte.com"
+    if "/blob/" in parts.path:  # a page of this repository: the checkout has it
+        page = parts.path.split("/blob/", 1)[1].split("/", 1)[1]
+        assert (ROOT / page).is_file(), page
 
 
 def test_metadata_names_no_registry_the_connector_is_not_published_to() -> None:
     metadata = yaml.safe_load((ROOT / "metadata.yaml").read_text())["data"]
-    assert "registryOverrides" not in metadata and "remoteRegistries" not in metadata
+    assert not {"registries", "registryOverrides", "remoteRegistries"} & set(metadata)

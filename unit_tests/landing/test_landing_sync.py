@@ -24,6 +24,7 @@ from kubecost_pipeline.landing import (
     SourceError,
     sync,
 )
+from kubecost_pipeline.landing.source import Source, default_command
 
 FAKE_SOURCE = [sys.executable, str(Path(__file__).with_name("fake_source.py"))]
 DAYS = ["2026-01-01", "2026-01-02", "2026-01-03"]
@@ -447,6 +448,30 @@ def test_given_a_source_that_cannot_start_or_discover_then_source_error_says_so(
         land({}, source_command=["/no/such/source"])
     with pytest.raises(SourceError, match="did not return a catalog"):
         land({}, source_command=[sys.executable, "-c", "print('not a message')"])
+
+
+def test_given_the_installed_connector_then_its_catalog_is_discovered_without_a_process(
+    tmp_path, monkeypatch
+):
+    command = default_command()
+    config = {"url": "http://127.0.0.1:9", "start_date": "2026-01-01"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    spawned = subprocess.run(
+        [*command, "discover", "--config", str(tmp_path / "config.json")],
+        capture_output=True,
+        check=True,
+    )
+    expected = next(
+        m["catalog"]["streams"]
+        for m in map(json.loads, spawned.stdout.splitlines())
+        if m["type"] == "CATALOG"
+    )
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"a process was started: {args}")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    assert Source(command, config, tmp_path).discover() == expected
 
 
 def test_given_a_statement_clickhouse_refuses_then_landing_error_says_what_to_do(
