@@ -37,7 +37,7 @@ select
     levels.total_cost_with_idle - clusters.total_cost_with_idle as with_idle_difference
 from levels
 inner join {{ ref('k8s_expenses_daily') }} as clusters
-    on clusters.date = levels.date and clusters.cluster = levels.cluster
+    on levels.date = clusters.date and levels.cluster = clusters.cluster
     and clusters.level = 'cluster'
 where abs(allocated_difference) > {{ var('reconciliation_tolerance', 0.000001) }}
     or abs(ifNull(with_idle_difference, 0)) > {{ var('reconciliation_tolerance', 0.000001) }}

@@ -61,7 +61,11 @@ focus as (
 
 clusters as (
 
-    select date, cluster, total_cost_with_idle, adjustment_cost
+    select
+        date,
+        cluster,
+        total_cost_with_idle,
+        adjustment_cost
     from {{ ref('k8s_expenses_daily') }}
     where level = 'cluster'
 
@@ -84,7 +88,7 @@ checked as (
             ''
         ) as broken_rule
     from focus
-    left join clusters on clusters.date = focus.date and clusters.cluster = focus.cluster
+    left join clusters on focus.date = clusters.date and focus.cluster = clusters.cluster
 
 )
 

@@ -21,11 +21,21 @@ per_key as (
 
 ),
 
+label_keys as (
+
+    select arrayJoin({{ showback_label_keys() }}) as label_key
+
+),
+
 expected as (
 
-    select clusters.date, clusters.cluster, keys.label_key, clusters.total_cost
+    select
+        clusters.date as date,
+        clusters.cluster as cluster,
+        label_keys.label_key as label_key,
+        clusters.total_cost as total_cost
     from {{ ref('k8s_expenses_daily') }} as clusters
-    cross join (select arrayJoin({{ showback_label_keys() }}) as label_key) as keys
+    cross join label_keys
     where clusters.level = 'cluster' and {{ recent_days_only('clusters.date') }}
 
 ),
@@ -46,8 +56,8 @@ checked as (
         ) as broken_rule
     from expected
     left join per_key
-        on per_key.date = expected.date and per_key.cluster = expected.cluster
-        and per_key.label_key = expected.label_key
+        on expected.date = per_key.date and expected.cluster = per_key.cluster
+        and expected.label_key = per_key.label_key
 
 )
 

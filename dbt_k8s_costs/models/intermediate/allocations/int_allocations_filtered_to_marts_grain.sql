@@ -25,7 +25,10 @@ days as (
 
 clusters as (
 
-    select cluster_id, currency from {{ ref('stg_kubecost__clusters') }}
+    select
+        cluster_id,
+        currency
+    from {{ ref('stg_kubecost__clusters') }}
 
 ),
 
@@ -41,8 +44,8 @@ joined as (
         allocations.granularity as granularity,
         allocations.idle_policy as idle_policy
     from allocations
-    inner join days on days.day = allocations.date
-    left join clusters on clusters.cluster_id = allocations.cluster
+    inner join days on allocations.date = days.day
+    left join clusters on allocations.cluster = clusters.cluster_id
 
 )
 

@@ -15,7 +15,10 @@ assets as (
 
 clusters as (
 
-    select cluster_id, currency from {{ ref('stg_kubecost__clusters') }}
+    select
+        cluster_id,
+        currency
+    from {{ ref('stg_kubecost__clusters') }}
 
 ),
 
@@ -67,7 +70,7 @@ joined as (
         ifNull(clusters.currency, '') as currency,
         assets.extraction_id as extraction_id
     from assets
-    left join clusters on clusters.cluster_id = assets.cluster
+    left join clusters on assets.cluster = clusters.cluster_id
     settings join_use_nulls = 1
 
 )

@@ -44,7 +44,7 @@ joined as (
         days.last_date as last_date,
         ifNull(days.days_with_costs, 0) as days_with_costs
     from clusters
-    full outer join days on days.cluster = clusters.cluster_id
+    full outer join days on clusters.cluster_id = days.cluster
     settings join_use_nulls = 1
 
 )

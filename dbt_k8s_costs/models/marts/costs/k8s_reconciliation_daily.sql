@@ -90,7 +90,7 @@ joined as (
         landed_days.* except (date),
         asset_days.* except (date),
         node_assets.* except (date, cluster),
-        node_asset_count > 0 as has_node_assets
+        node_assets.node_asset_count > 0 as has_node_assets
     from levels
     full join finest_grain using (date, cluster)
     left join landed_days using (date)

@@ -147,7 +147,7 @@ focus as (
         charges.ram_efficiency as x_RamEfficiency,
         charges.total_efficiency as x_TotalEfficiency
     from charges
-    left join clusters on clusters.cluster_id = charges.cluster
+    left join clusters on charges.cluster = clusters.cluster_id
     settings join_use_nulls = 1
 
 )
