@@ -107,7 +107,9 @@ def check_allocations_view(workdir: Path, out: str) -> None:
         cluster = name.split("/", 1)[0]
         assert number(shown_cost) == pytest.approx(cost[name], abs=0.005)
         assert float(efficiency) == pytest.approx(100 * weighted[name] / weights[name], abs=0.05)
-        assert number(run_rate) == pytest.approx(cost[name] / len(days[cluster]) * 30, abs=0.005)
+        assert number(run_rate) == pytest.approx(
+            cost[name] / len(days[cluster]) * 730 / 24, abs=0.005
+        )
     (total,) = re.findall(r"^  total +([\d,.]+) USD +([\d,.]+) USD$", view, flags=re.M)
     assert number(total[0]) == pytest.approx(sum(cost.values()), abs=0.005)
 

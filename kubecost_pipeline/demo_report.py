@@ -12,7 +12,8 @@ its cluster's). Definitions, as printed:
 - efficiency: Kubecost's cost-weighted efficiency of the namespace's containers,
   (CPU efficiency x CPU cost + RAM efficiency x RAM cost) / (CPU cost + RAM cost), each
   summed over containers and days (a term counts only where Kubecost reports its efficiency);
-- monthly run rate: the cost divided by the days covered of its cluster, x 30;
+- monthly run rate: the cost divided by the days covered of its cluster, x 730 h / 24 h
+  (Kubecost's month, as docs/analyst-queries.md);
 - savings: `k8s_resources.monthly_saving` of pods (requests lowered to the recommendation).
 
 The HTML report is one self-contained file: inline SVG charts and CSS, no script, no link,
@@ -28,7 +29,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-RUN_RATE_DAYS = 30
+RUN_RATE_DAYS = 730 / 24  # Kubecost's month: 730 hours
 TOP_NAMESPACES = 10
 TOP_SAVINGS = 5
 CLUSTER_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#bcbd22")
@@ -164,7 +165,7 @@ def summary_text(summary: Summary) -> str:
         "  efficiency: (CPU efficiency x CPU cost + RAM efficiency x RAM cost) / (CPU cost + "
         "RAM cost), over the namespace's containers and days",
         "  monthly run rate: average daily cost over the days its cluster has costs for "
-        f"({_covered(summary)}) x {RUN_RATE_DAYS}",
+        f"({_covered(summary)}) x 730 h / 24 h",
         f"  {'namespace':<46}{'cost':>18}{'efficiency':>12}{'monthly run rate':>22}",
     ]
     for ns in summary.namespaces[:TOP_NAMESPACES]:

@@ -76,13 +76,13 @@ def test_given_two_currencies_then_each_namespace_in_its_own_and_totals_per_curr
 
     rows = re.findall(r"^  (\S+) +([\d,.]+ \w+) +(\S+) +([\d,.]+ \w+)$", text, flags=re.M)
     assert rows == [
-        # us has one day: 50 / 1 x 30; eu two: 40 / 2 x 30 and 20 / 2 x 30
-        ("us/shop", "50.00 USD", "n/a", "1,500.00 USD"),
-        ("eu/shop", "40.00 EUR", "40.0%", "600.00 EUR"),
-        ("eu/batch", "20.00 EUR", "90.0%", "300.00 EUR"),
+        # us has one day: 50 / 1 x 730/24; eu two: 40 / 2 x 730/24 and 20 / 2 x 730/24
+        ("us/shop", "50.00 USD", "n/a", "1,520.83 USD"),
+        ("eu/shop", "40.00 EUR", "40.0%", "608.33 EUR"),
+        ("eu/batch", "20.00 EUR", "90.0%", "304.17 EUR"),
     ]
     totals = re.findall(r"^  total +([\d,.]+ \w+) +([\d,.]+ \w+)$", text, flags=re.M)
-    assert totals == [("60.00 EUR", "900.00 EUR"), ("50.00 USD", "1,500.00 USD")]
+    assert totals == [("60.00 EUR", "912.50 EUR"), ("50.00 USD", "1,520.83 USD")]
     assert summary.covered_days == {"eu": 2, "us": 1}
     savings = re.findall(r"^ +([\d,.]+ \w+)  (\S+)", text.split("Top savings")[1], flags=re.M)
     assert savings == [
