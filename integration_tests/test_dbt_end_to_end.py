@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import requests
 
 from kubecost_pipeline.landing import sync
 from kubecost_pipeline.simulator import Fleet, FleetSpec, SimulatorServer
@@ -69,6 +70,31 @@ def _assert_marts_equal_truth(fleet, ch_client, schema: str, days: list[date]) -
             assert not off, (day, level, off)
 
 
+def _assert_cluster_dimension_as_served(base_url: str, ch_client, schema: str) -> None:
+    """k8s_clusters holds what the API answered: clusterInfoMap's clusters (the local one
+    completed by clusterInfo), getConfigs' currency, installInfo's Kubecost version."""
+
+    def data(endpoint: str):
+        answer = requests.get(f"{base_url}/model/{endpoint}", timeout=30)
+        answer.raise_for_status()
+        return answer.json()["data"]
+
+    served = data("clusterInfoMap")
+    local = data("clusterInfo")
+    served[local["id"]] = {**local, **served.get(local["id"], {})}
+    currency, kubecost_version = data("getConfigs")["currencyCode"], data("installInfo")["version"]
+    rows = ch_client.query(
+        "SELECT cluster, provider, region, kubernetes_version, kubecost_version, currency "
+        "FROM {db:Identifier}.k8s_clusters ORDER BY cluster",
+        parameters={"db": f"{schema}_marts"},
+    ).result_rows
+    assert rows == [
+        (cid, info["provider"], info["region"], info.get("version", ""), kubecost_version, currency)
+        for cid, info in sorted(served.items())
+    ]
+    assert kubecost_version and kubecost_version != local["version"]
+
+
 def test_given_synced_days_and_a_restating_re_read_then_marts_equal_the_truth_per_day_and_level(
     clickhouse,
 ):
@@ -97,6 +123,7 @@ def test_given_synced_days_and_a_restating_re_read_then_marts_equal_the_truth_pe
         _dbt_build(clickhouse.url, ch_database, landing)
         all_days = [START + timedelta(days=d) for d in range(4)]
         _assert_marts_equal_truth(fleet, ch_client, ch_database, all_days)
+        _assert_cluster_dimension_as_served(server.base_url, ch_client, ch_database)
 
     after = {day: _marts(ch_client, ch_database, day)["cluster"] for day in first_days}
     restated = [day for day in first_days if after[day] != before[day]]

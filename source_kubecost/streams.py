@@ -181,7 +181,8 @@ class Assets(DayStream):
 
 
 class Clusters(Stream):
-    """One record per cluster from clusterInfoMap (multi-cluster) and clusterInfo."""
+    """One record per cluster from clusterInfoMap (multi-cluster) and clusterInfo, with the
+    currency (getConfigs) and version (installInfo) of the Kubecost that answered."""
 
     primary_key = STREAMS["clusters"][0]
 
@@ -212,12 +213,14 @@ class Clusters(Stream):
         if local_id:
             clusters[local_id] = {**local, **clusters.get(local_id, {})}
         currency = self._optional("getConfigs", "currency").get("currencyCode") or None
+        kubecost_version = self._optional("installInfo", "Kubecost version").get("version")
         records = []
         for cluster_id, info in sorted(clusters.items()):
             record = {k: _text(v) for k, v in info.items()}
             record["id"] = cluster_id
             record["profile"] = record.pop("clusterProfile", record.get("profile"))
             record["currency"] = currency
+            record["kubecostVersion"] = _text(kubecost_version) or None
             records.append(record)
         return records
 

@@ -72,3 +72,11 @@
   {%- endfor -%}
   [{%- for key in keys %}'{{ key }}'{{ ', ' if not loop.last }}{% endfor -%}]
 {%- endmacro %}
+
+{% macro landed_column_or(relation, column, default) -%}
+    {#- a column a newer connector added: `default` until the landing table has it (Airbyte's
+        destination adds it at the next schema refresh), so dbt can be upgraded first -#}
+    {%- set landed = adapter.get_columns_in_relation(relation) | map(attribute='name') | list
+        if execute else [] -%}
+    {%- if column in landed -%} {{ adapter.quote(column) }} {%- else -%} {{ default }} {%- endif -%}
+{%- endmacro %}

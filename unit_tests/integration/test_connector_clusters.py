@@ -29,6 +29,11 @@ class FullRefreshTest(TestCase):
             "/model/getConfigs",
             HttpResponse(json.dumps({"code": 200, "data": {"currencyCode": "EUR"}})),
         )
+        _get(
+            mock_server,
+            "/model/installInfo",
+            HttpResponse(json.dumps({"code": 200, "data": {"version": "2.4.1", "containers": []}})),
+        )
         output = read_stream(_STREAM_NAME, ConfigBuilder().build(), mode=SyncMode.full_refresh)
         [record] = [r.record.data for r in output.records]
         assert record["id"] == "c1" and record["name"] == "prod-eu"
@@ -38,6 +43,7 @@ class FullRefreshTest(TestCase):
             "1.29+",
         )
         assert record["profile"] == "production" and record["currency"] == "EUR"
+        assert record["kubecostVersion"] == "2.4.1"  # Kubecost's; `version` is Kubernetes'
 
     @MockServer()
     def test_given_cluster_map_of_a_federated_install_when_read_then_every_cluster(
@@ -54,8 +60,10 @@ class FullRefreshTest(TestCase):
             HttpResponse(json.dumps({"code": 200, "data": clusters})),
         )
         _get(mock_server, "/model/getConfigs", HttpResponse("<html>not found</html>", 404))
+        _get(mock_server, "/model/installInfo", HttpResponse("<html>not found</html>", 404))
         output = read_stream(_STREAM_NAME, ConfigBuilder().build(), mode=SyncMode.full_refresh)
         records = {r.record.data["id"]: r.record.data for r in output.records}
         assert sorted(records) == ["c1", "c2"]
         assert records["c2"]["region"] == "us-east-1" and records["c1"]["version"] == "1.29+"
         assert "currency" not in records["c1"]  # null: the server does not report it
+        assert "kubecostVersion" not in records["c1"]

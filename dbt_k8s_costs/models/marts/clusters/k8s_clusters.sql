@@ -36,9 +36,7 @@ joined as (
         ifNull(clusters.profile, '') as profile,
         ifNull(clusters.currency, '') as currency,
         ifNull(clusters.kubernetes_version, '') as kubernetes_version,
-        {#- clusterInfo does not carry Kubecost's version (/model/installInfo does; the
-            connector does not read it yet) -#}
-        '' as kubecost_version,
+        ifNull(clusters.kubecost_version, '') as kubecost_version,
         toBool(clusters.cluster_id is not null) as is_in_clusters_stream,
         days.first_date as first_date,
         days.last_date as last_date,

@@ -24,6 +24,9 @@ renamed as (
         {#- clusterInfo's `version` is the Kubernetes version (major.minor, e.g. 1.29+) -#}
         ifNull(version, '') as kubernetes_version,
         ifNull(currency, '') as currency,
+        {%- set kubecost_version = landed_column_or(
+            source('kubecost', 'clusters'), 'kubecostVersion', 'null') %}
+        ifNull({{ kubecost_version }}, '') as kubecost_version,
 
         ---------- timestamps
         _airbyte_extracted_at as extracted_at
