@@ -2,7 +2,7 @@
     rebuilds a few days of k8s_costs_daily and k8s_expenses_daily (a partition each); their
     data tests read the days from the earliest partition written since the run started,
     through the sorting key, instead of the whole history. "Since the run started" is
-    measured on the server's clock (now() minus the run's age, plus a minute), so a clock
+    measured on the server's clock (now() minus the run's age, plus 10 seconds), so a clock
     difference between dbt's host and the server does not matter. A full build writes
     every partition and tests every day; so does a run that wrote none (`min` of nothing
     is 1970-01-01), e.g. a `dbt test` on its own. -#}
@@ -11,7 +11,7 @@
   {%- set where = config.get('where', '') -%}
   {%- if relation.identifier in ('k8s_costs_daily', 'k8s_expenses_daily') -%}
     {%- set now = modules.datetime.datetime.now(modules.pytz.utc) -%}
-    {%- set age = (now - run_started_at).total_seconds() | int + 60 -%}
+    {%- set age = (now - run_started_at).total_seconds() | int + 10 -%}
     {%- set written -%}
       date >= (
           select min(min_date) from system.parts
