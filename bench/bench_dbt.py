@@ -10,7 +10,8 @@ that process:
 2. the daily run users wait for: one new day plus a re-read of the 3 lookback days (a new
    reading that restates them without 1% of the containers), then
    `dbt build --exclude-resource-type unit_test` (unit tests belong to CI; the incremental
-   marts rebuild those 4 days, data tests run on everything).
+   marts rebuild those 4 days, and the data tests of the daily marts read the days the
+   run wrote).
 
 Reports wall seconds, CPU seconds (user + system of the whole process: chDB runs in it),
 peak RSS, and every model's time side by side across the sizes, with its growth against
@@ -215,6 +216,7 @@ def measure(pods: int, days: int, project: Path) -> dict:
         "rss_fill": rss_fill,
         "rss_full": rss_full,
         "rss_end": peak_rss_mb(),
+        "load": os.getloadavg(),
     }
 
 
@@ -253,6 +255,10 @@ def report(results: list[dict], project: Path) -> None:
         + [f"{r['rss_fill']:,.0f} / {r['rss_full']:,.0f} / {r['rss_end']:,.0f}" for r in results]
     )
     rows.append(["k8s_expenses_daily rows", *(f"{r['marts']:,}" for r in results)])
+    rows.append(
+        ["load average 1 / 5 / 15 min, at the end"]
+        + [" / ".join(f"{x:.1f}" for x in r["load"]) for r in results]
+    )
     print(_table(header, rows))
     growth = ", ".join(f"x{r['pods'] / base['pods']:g}" for r in results[1:])
     for run in runs:

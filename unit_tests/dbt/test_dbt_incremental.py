@@ -8,6 +8,8 @@ time, and dbt runs after each, as in production.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 pytestmark = pytest.mark.slow  # dbt builds, real processes: `make test` only
@@ -136,3 +138,33 @@ def test_given_a_missing_day_or_a_wrong_granularity_var_when_testing_then_dbt_re
             ["test", "--select", "assert_marts_read_a_landed_granularity"],
             vars={"kubecost_database": landing, "kubecost_granularity": "pod"},
         )
+
+
+def test_given_a_daily_run_when_it_tests_the_daily_marts_then_it_reads_the_days_it_wrote(
+    dbt, ch_client, ch_database, seeded_landing, landing
+):
+    vars = {"kubecost_database": landing}
+    _land(ch_client, landing, seeded_landing, FIRST_SYNC)
+    dbt(["run"], vars=vars)
+    # a row of day 1 twice: the uniqueness test over the whole history finds it
+    ch_client.command(
+        f"INSERT INTO `{ch_database}_marts`.k8s_costs_daily SELECT * FROM "
+        f"`{ch_database}_marts`.k8s_costs_daily WHERE date = '2026-11-01' LIMIT 1"
+    )
+    time.sleep(11)  # older than the margin (10 s) of the runs below
+
+    unique = "k8s_costs_daily,test_name:unique_combination_of_columns"
+    with pytest.raises(AssertionError, match="unique_combination_of_columns_k8s_costs_daily"):
+        dbt(["test", "--select", unique], vars=vars)  # a run that wrote nothing: every day
+
+    # the re-read rebuilds days 2 and 3 and tests them (dbt() raises on a failed test);
+    # day 1, untouched, is not read
+    _land(ch_client, landing, seeded_landing, RE_READ)
+    dbt(
+        ["build", "--select", "+k8s_costs_daily", "--exclude-resource-type", "unit_test"], vars=vars
+    )
+    rebuilt = ch_client.query(
+        f"select distinct date from `{ch_database}_marts`.k8s_costs_daily "
+        f"where extracted_at = '{RE_READ}' order by date"
+    ).result_rows
+    assert [str(d) for (d,) in rebuilt] == ["2026-11-02", "2026-11-03"]

@@ -1,12 +1,11 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='date',
+        incremental_strategy='insert_overwrite',
         on_schema_change='fail',
         engine='MergeTree()',
         order_by='(date, cluster, level, resource_key)',
-        partition_by='toYYYYMM(date)',
+        partition_by='date',
         query_settings={'max_bytes_before_external_group_by': 536870912},
     )
 }}
@@ -15,8 +14,10 @@
     cluster, node, namespace, controller, service and pod; idle rows to their cluster,
     their node (idle by node) and the `idle` level. One pass: a grouping set per level,
     each keyed by that level's resource key, null where a row does not roll into the
-    level. Rebuilds the days k8s_costs_daily holds differently. A full build groups
-    millions of pod-days: past 512 MB the aggregation spills to disk instead of growing. -#}
+    level. Rebuilds the days k8s_costs_daily holds differently, each replacing its
+    partition (one per day). A full build groups millions of pod-days: past 512 MB the
+    aggregation spills to disk instead of growing (1 GB saved 3 of its 12 CPU seconds at
+    20,000 pods x 90 days, but made it the build's peak: 2.03 GB). -#}
 
 with
 

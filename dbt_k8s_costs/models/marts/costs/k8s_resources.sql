@@ -48,8 +48,10 @@ costs_per_resource as (
 
 cluster_last_dates as (
 
-    select cluster, max(last_seen_date) as cluster_last_date
-    from costs_per_resource
+    {#- every day of a cluster has its cluster row -#}
+    select cluster, max(date) as cluster_last_date
+    from expenses
+    where level = 'cluster'
     group by cluster
 
 ),
@@ -209,49 +211,54 @@ pods_rightsized as (
 
 ),
 
-active_pods as (
+last_day_pods as (
 
-    {#- Rightsizing of the pods still running on the cluster's latest day, rolled up to
-        the node, namespace and cluster they run in. -#}
+    {#- the pods on their cluster's latest day, with their namespace and node that day -#}
+    select cluster, resource_key as pod_key, k8s_namespace, k8s_node
+    from expenses
+    where level = 'pod'
+        and (cluster, date) in (select cluster, cluster_last_date from cluster_last_dates)
+
+),
+
+pods_rollup as (
+
     select
-        pods_rightsized.cluster as cluster,
-        pods_rightsized.pod_key as pod_key,
-        pods_rightsized.cpu_request_cores as cpu_request_cores,
-        pods_rightsized.ram_request_bytes as ram_request_bytes,
-        pods_rightsized.recommended_cpu_cores as recommended_cpu_cores,
-        pods_rightsized.recommended_ram_bytes as recommended_ram_bytes,
-        pods_rightsized.monthly_saving as monthly_saving,
-        costs_per_resource.k8s_namespace as k8s_namespace,
-        costs_per_resource.k8s_node as k8s_node
+        pods_rightsized.* except (level),
+        last_day_pods.k8s_namespace as k8s_namespace,
+        last_day_pods.k8s_node as k8s_node,
+        {#- no match: '' (join_use_nulls is off) -#}
+        last_day_pods.pod_key != '' as is_active
     from pods_rightsized
-    inner join costs_per_resource
-        on costs_per_resource.cluster = pods_rightsized.cluster
-        and costs_per_resource.level = pods_rightsized.level
-        and costs_per_resource.resource_key = pods_rightsized.pod_key
-    inner join cluster_last_dates
-        on cluster_last_dates.cluster = pods_rightsized.cluster
-    where costs_per_resource.last_seen_date = cluster_last_dates.cluster_last_date
+    left join last_day_pods
+        on last_day_pods.cluster = pods_rightsized.cluster
+        and last_day_pods.pod_key = pods_rightsized.pod_key
 
 ),
 
 rightsizing as (
 
+    {#- Rightsizing of the pods still running on the cluster's latest day, rolled up to
+        the node, namespace and cluster they run in; every pod keeps its containers (0
+        for the rest when it is not running). One pass over pods_rightsized: a CTE read
+        twice is computed twice. -#}
     select
         cluster,
         levels_row.1 as level,
         levels_row.2 as resource_key,
-        sum(cpu_request_cores) as cpu_request_cores,
-        sum(ram_request_bytes) as ram_request_bytes,
-        sum(recommended_cpu_cores) as recommended_cpu_cores,
-        sum(recommended_ram_bytes) as recommended_ram_bytes,
-        sum(monthly_saving) as monthly_saving
-    from active_pods
-    array join [
-        ('cluster', cluster),
-        ('node', k8s_node),
-        ('namespace', k8s_namespace),
-        ('pod', pod_key)
-    ] as levels_row
+        if(level = 'pod', any(pods_rollup.containers), '') as containers,
+        sumIf(pods_rollup.cpu_request_cores, is_active) as cpu_request_cores,
+        sumIf(pods_rollup.ram_request_bytes, is_active) as ram_request_bytes,
+        sumIf(pods_rollup.recommended_cpu_cores, is_active) as recommended_cpu_cores,
+        sumIf(pods_rollup.recommended_ram_bytes, is_active) as recommended_ram_bytes,
+        sumIf(pods_rollup.monthly_saving, is_active) as monthly_saving
+    from pods_rollup
+    array join if(
+        is_active,
+        [('cluster', cluster), ('node', k8s_node), ('namespace', k8s_namespace),
+            ('pod', pod_key)],
+        [('pod', pod_key)]
+    ) as levels_row
     group by cluster, level, resource_key
 
 ),
@@ -325,8 +332,7 @@ joined as (
         if(costs_per_resource.level = 'pod', resources.controller_kind, '')
             as controller_kind,
         if(costs_per_resource.level = 'pod', resources.controller, '') as controller,
-        if(pods_rightsized.containers = '', '[]', pods_rightsized.containers)
-            as containers,
+        if(rightsizing.containers = '', '[]', rightsizing.containers) as containers,
         rightsizing.cpu_request_cores as cpu_request_cores,
         rightsizing.ram_request_bytes as ram_request_bytes,
         rightsizing.recommended_cpu_cores as recommended_cpu_cores,
@@ -339,10 +345,6 @@ joined as (
         on resources.cluster = costs_per_resource.cluster
         and resources.level = costs_per_resource.level
         and resources.resource_key = costs_per_resource.resource_key
-    left join pods_rightsized
-        on pods_rightsized.cluster = costs_per_resource.cluster
-        and pods_rightsized.level = costs_per_resource.level
-        and pods_rightsized.pod_key = costs_per_resource.resource_key
     left join rightsizing
         on rightsizing.cluster = costs_per_resource.cluster
         and rightsizing.level = costs_per_resource.level
