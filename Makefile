@@ -52,6 +52,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy source_kubecost kubecost_pipeline
+	$(BIN)/sqlfluff lint --disable-progress-bar dbt_k8s_costs/models dbt_k8s_costs/tests
 
 bench: $(VENV)/.installed .venv-peer/.installed
 	$(BIN)/python -m bench

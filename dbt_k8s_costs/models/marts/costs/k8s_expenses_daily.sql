@@ -75,7 +75,8 @@ aggregated as (
         ) as level_key,
         if(level in ('namespace', 'controller', 'service', 'pod'), any(keyed.namespace), '')
             as k8s_namespace,
-        {#- a pod that moved during the day is shown on the node it cost most on -#}
+        {#- a pod that moved during the day is shown on the node it cost most on;
+            `keyed.` on purpose: a bare `total_cost` is the SELECT's alias (the sumIf below) -#}
         if(level in ('node', 'pod', 'idle'), argMax(keyed.node, keyed.total_cost), '')
             as k8s_node,
         if(level in ('service', 'pod'), any(keyed.service), '') as k8s_service,

@@ -40,6 +40,8 @@ costs_per_resource as (
         sum(adjustment_cost) as adjustment_cost,
         sum(idle_cost) as idle_cost,
         sum(total_cost_with_idle) as total_cost_with_idle,
+        {#- qualified on purpose: a bare `total_cost` is the SELECT's own alias (the sum
+            above) in ClickHouse, and an aggregate of an aggregate fails -#}
         argMax(expenses.total_cost, date) as last_day_cost
     from expenses
     group by cluster, level, resource_key
@@ -49,7 +51,9 @@ costs_per_resource as (
 cluster_last_dates as (
 
     {#- every day of a cluster has its cluster row -#}
-    select cluster, max(date) as cluster_last_date
+    select
+        cluster,
+        max(date) as cluster_last_date
     from expenses
     where level = 'cluster'
     group by cluster
@@ -62,10 +66,10 @@ costs as (
 
 ),
 
-{#- Lifetime facts per cluster, node, namespace and pod from the finest-grain rows:
+{# Lifetime facts per cluster, node, namespace and pod from the finest-grain rows:
     running interval, usage and requests for efficiency, and the latest metadata.
     Aggregated once to (cluster, node, namespace, pod), then rolled up: the rollup reads a
-    few rows per pod instead of every container-day four times. -#}
+    few rows per pod instead of every container-day four times. #}
 allocated as (
 
     select * from costs
@@ -143,9 +147,9 @@ resources as (
 
 ),
 
-{#- One row per container of a pod: its latest requests, its peak daily usage, the
+{# One row per container of a pod: its latest requests, its peak daily usage, the
     requests that usage recommends (peak x (1 + rightsizing_headroom)) and the monthly
-    saving at the prices the container actually paid. -#}
+    saving at the prices the container actually paid. #}
 running_containers as (
 
     select * from costs
@@ -214,10 +218,19 @@ pods_rightsized as (
 last_day_pods as (
 
     {#- the pods on their cluster's latest day, with their namespace and node that day -#}
-    select cluster, resource_key as pod_key, k8s_namespace, k8s_node
+    select
+        cluster,
+        resource_key as pod_key,
+        k8s_namespace,
+        k8s_node
     from expenses
     where level = 'pod'
-        and (cluster, date) in (select cluster, cluster_last_date from cluster_last_dates)
+        and (cluster, date) in (
+            select
+                cluster_last_dates.cluster,
+                cluster_last_dates.cluster_last_date
+            from cluster_last_dates
+        )
 
 ),
 
@@ -231,8 +244,8 @@ pods_rollup as (
         last_day_pods.pod_key != '' as is_active
     from pods_rightsized
     left join last_day_pods
-        on last_day_pods.cluster = pods_rightsized.cluster
-        and last_day_pods.pod_key = pods_rightsized.pod_key
+        on pods_rightsized.cluster = last_day_pods.cluster
+        and pods_rightsized.pod_key = last_day_pods.pod_key
 
 ),
 
@@ -284,7 +297,10 @@ nodes as (
 
 clusters as (
 
-    select 'cluster' as level, * from {{ ref('stg_kubecost__clusters') }}
+    select
+        'cluster' as level,
+        *
+    from {{ ref('stg_kubecost__clusters') }}
 
 ),
 
@@ -340,22 +356,22 @@ joined as (
         rightsizing.monthly_saving as monthly_saving
     from costs_per_resource
     inner join cluster_last_dates
-        on cluster_last_dates.cluster = costs_per_resource.cluster
+        on costs_per_resource.cluster = cluster_last_dates.cluster
     left join resources
-        on resources.cluster = costs_per_resource.cluster
-        and resources.level = costs_per_resource.level
-        and resources.resource_key = costs_per_resource.resource_key
+        on costs_per_resource.cluster = resources.cluster
+        and costs_per_resource.level = resources.level
+        and costs_per_resource.resource_key = resources.resource_key
     left join rightsizing
-        on rightsizing.cluster = costs_per_resource.cluster
-        and rightsizing.level = costs_per_resource.level
-        and rightsizing.resource_key = costs_per_resource.resource_key
+        on costs_per_resource.cluster = rightsizing.cluster
+        and costs_per_resource.level = rightsizing.level
+        and costs_per_resource.resource_key = rightsizing.resource_key
     left join nodes
-        on nodes.cluster = costs_per_resource.cluster
-        and nodes.level = costs_per_resource.level
-        and nodes.node = costs_per_resource.resource_key
+        on costs_per_resource.cluster = nodes.cluster
+        and costs_per_resource.level = nodes.level
+        and costs_per_resource.resource_key = nodes.node
     left join clusters
-        on clusters.level = costs_per_resource.level
-        and clusters.cluster_id = costs_per_resource.cluster
+        on costs_per_resource.level = clusters.level
+        and costs_per_resource.cluster = clusters.cluster_id
 
 )
 
