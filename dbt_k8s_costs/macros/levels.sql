@@ -4,8 +4,8 @@
     incremental marts. -#}
 
 {% macro level_resource_key(level) -%}
-  {#- The resource key of an allocated (not idle) row of k8s_costs_daily at `level`: the
-      same keys as k8s_expenses_daily's. -#}
+  {#- The resource key of an allocated (not idle) row of k8s_costs_daily at `level`, as
+      k8s_expenses_daily keys its rows and the per-level marts join their allocations. -#}
   {%- if level == 'cluster' -%} cluster
   {%- elif level == 'node' -%} if(node = '', '__unallocated__', node)
   {%- elif level == 'namespace' -%} namespace

@@ -35,16 +35,11 @@ keyed as (
     select
         *,
         {#- the resource key of the row at each level; null: the row is not in it -#}
-        if(is_idle, nullIf(node, ''), if(node = '', '__unallocated__', node)) as node_key,
-        if(is_idle, null, namespace) as namespace_key,
-        if(is_idle, null, if(
-            controller = '',
-            concat(namespace, '/__unallocated__'),
-            concat(namespace, '/', controller_kind, ':', controller)
-        )) as controller_key,
-        if(is_idle, null, concat(namespace, '/', if(service = '', '__unallocated__', service)))
-            as service_key,
-        if(is_idle, null, concat(namespace, '/', pod)) as pod_key,
+        if(is_idle, nullIf(node, ''), {{ level_resource_key('node') }}) as node_key,
+        if(is_idle, null, {{ level_resource_key('namespace') }}) as namespace_key,
+        if(is_idle, null, {{ level_resource_key('controller') }}) as controller_key,
+        if(is_idle, null, {{ level_resource_key('service') }}) as service_key,
+        if(is_idle, null, {{ level_resource_key('pod') }}) as pod_key,
         if(is_idle, if(node = '', cluster, node), null) as idle_key
     from costs
 

@@ -111,10 +111,10 @@ per_pod_exploded as (
         per_pod_on_node.*
     from per_pod_on_node
     array join [
-        ('cluster', cluster, cluster, map()),
-        ('node', if(node = '', '__unallocated__', node), node, map()),
-        ('namespace', namespace, namespace, latest_namespace_labels),
-        ('pod', concat(namespace, '/', pod), pod, pod_labels)
+        ('cluster', {{ level_resource_key('cluster') }}, cluster, map()),
+        ('node', {{ level_resource_key('node') }}, node, map()),
+        ('namespace', {{ level_resource_key('namespace') }}, namespace, latest_namespace_labels),
+        ('pod', {{ level_resource_key('pod') }}, pod, pod_labels)
     ] as levels_row
 
 ),
