@@ -7,6 +7,7 @@ worker is one) shares ``chdb_path`` and isolates itself with its own database
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -57,6 +58,35 @@ def ch_client(chdb_url: str):
     client = clickhouse_connect.get_client(dsn=chdb_url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def chdb_held_by_another_process() -> Callable[[Path], contextlib.AbstractContextManager[None]]:
+    """`with chdb_held_by_another_process(path):` another process holds the chDB directory
+    `path` open (chDB locks a directory per process)."""
+    return _chdb_held
+
+
+@contextlib.contextmanager
+def _chdb_held(path: Path) -> Iterator[None]:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, chdb; c = chdb.connect(sys.argv[1]); print('open', flush=True); "
+            "sys.stdin.read()",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 @pytest.fixture

@@ -236,29 +236,16 @@ def test_given_no_format_on_a_terminal_then_a_table(tmp_path: Path) -> None:
     assert shown.decode().splitlines() == ["one  letter", "---  ------", "  1  x"]
 
 
-def test_given_a_chdb_directory_another_process_holds_then_one_line(tmp_path: Path) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import chdb, sys; c = chdb.connect({str(tmp_path)!r}); print('open', flush=True); "
-            "sys.stdin.read()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+def test_given_a_chdb_directory_another_process_holds_then_one_line(
+    tmp_path: Path, chdb_held_by_another_process
+) -> None:
+    with chdb_held_by_another_process(tmp_path):
         done = subprocess.run(
             [*CLI, "sql", "select 1", "--clickhouse-url", f"chdb://{tmp_path}"],
             capture_output=True,
             text=True,
             timeout=120,
         )
-    finally:
-        holder.kill()
-        holder.wait()
 
     assert done.returncode == 1 and done.stdout == ""
     (line,) = done.stderr.splitlines()

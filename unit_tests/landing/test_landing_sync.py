@@ -299,14 +299,10 @@ def test_given_a_server_url_that_refuses_then_the_error_hides_the_password():
     assert "check the host and port" in str(failed.value)
 
 
-def test_given_a_chdb_directory_held_by_another_process_then_sync_explains_the_lock(tmp_path):
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_CHDB, str(tmp_path / "chdb")],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+def test_given_a_chdb_directory_held_by_another_process_then_sync_explains_the_lock(
+    tmp_path, chdb_held_by_another_process
+):
+    with chdb_held_by_another_process(tmp_path / "chdb"):
         config = tmp_path / "config.json"
         config.write_text("{}")
         url = f"chdb://{tmp_path / 'chdb'}"
@@ -325,20 +321,9 @@ def test_given_a_chdb_directory_held_by_another_process_then_sync_explains_the_l
             text=True,
             timeout=120,
         )
-    finally:
-        holder.kill()
-        holder.wait()
 
     assert done.returncode == 1
     assert "chDB lets one process open a directory at a time" in done.stderr
-
-
-HOLD_CHDB = """
-import sys, time, clickhouse_connect
-client = clickhouse_connect.get_client(dsn="chdb://" + sys.argv[1])
-print("open", flush=True)
-time.sleep(120)
-"""
 
 
 @pytest.mark.slow
