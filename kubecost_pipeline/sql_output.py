@@ -113,7 +113,7 @@ def _float_text(value: float, exact: bool) -> str:
         return "nan"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return repr(value if exact else float(f"{value:.{TABLE_DIGITS}g}"))
+    return repr(_plain(value, exact))
 
 
 def _plain(value: Any, exact: bool) -> Any:

@@ -28,7 +28,8 @@ def _beside() -> Path:
 
 def default_command() -> list[str]:
     """The connector's console script, preferably from this interpreter's environment."""
-    found = str(_beside()) if _beside().exists() else shutil.which("source-kubecost")
+    beside = _beside()
+    found = str(beside) if beside.exists() else shutil.which("source-kubecost")
     if not found:
         raise SourceError(
             "The connector `source-kubecost` is not installed in this environment; "
