@@ -1,7 +1,7 @@
 """HTTP access to Kubecost/OpenCost: retries, error classification and streaming parse.
 
-A day's response is parsed as a stream (ijson over the body, 64 KiB at a time) and each
-record, once flattened, is written to a Spool (a temporary file of finished RECORD lines).
+A day's response is parsed as a stream (jsonstream.py, 64 KiB of the body at a time) and
+each record, once flattened, is written to a Spool (a temporary file of finished RECORD lines).
 Records are emitted only after the whole body parsed, so a malformed or interrupted day
 emits nothing, while memory stays bounded whatever the response size. No CDK import here:
 this runs in the day workers, which start before the CDK is imported (workers.py).
@@ -9,8 +9,7 @@ this runs in the day workers, which start before the CDK is imported (workers.py
 
 from __future__ import annotations
 
-import collections
-import io
+import itertools
 import json
 import logging
 import os
@@ -20,7 +19,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
-import ijson
 import requests
 
 from source_kubecost.config import Settings
@@ -35,6 +33,7 @@ from source_kubecost.errors import (
     Transient,
     config_error,
 )
+from source_kubecost.jsonstream import Truncated, cut_short, data_items
 from source_kubecost.spool import Spool
 
 logger = logging.getLogger("airbyte")
@@ -44,7 +43,6 @@ TIMEOUT_ATTEMPTS = 2  # a request that times out twice at one size is split inst
 MAX_BACKOFF_SECONDS = 120.0
 CONNECT_TIMEOUT_SECONDS = 15
 _CHUNK = 64 * 1024
-_TRUNCATED = "premature EOF"  # yajl's message when the body stops mid-document
 _LOGIN_HINTS = ("login", "sso", "saml", "oauth", "oidc", "auth")
 
 
@@ -54,22 +52,6 @@ def _backoff_base() -> float:
 
 
 Sink = tuple[Callable[[str, Any], dict[str, Any]], Spool]  # flatten each item into the spool
-
-
-class _ChunkReader:
-    """A file-like view of `head` followed by the remaining body chunks, for ijson."""
-
-    def __init__(self, head: bytes, chunks: Iterator[bytes]):
-        self._buffer = head
-        self._chunks = chunks
-
-    def read(self, size: int = -1) -> bytes:
-        if not self._buffer:
-            self._buffer = next(self._chunks, b"")
-        data, self._buffer = (
-            (self._buffer, b"") if size < 0 else (self._buffer[:size], self._buffer[size:])
-        )
-        return data
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -333,7 +315,7 @@ class KubecostClient:
                 raise Transient(f"a body that is not JSON: {_snippet(head, 120)!r}")
             if eof and sink is None:
                 return self._small(head, what)
-            return self._stream(_ChunkReader(head, chunks), head, what, sink)
+            return self._stream(itertools.chain([head], chunks), what, sink)
         except requests.exceptions.RequestException as error:
             raise Transient(f"connection broken while reading ({type(error).__name__})") from None
 
@@ -350,44 +332,19 @@ class KubecostClient:
         try:
             doc = json.loads(body, parse_constant=_reject_constant)
         except ValueError as error:
-            try:
-                collections.deque(ijson.basic_parse(io.BytesIO(body)), maxlen=0)
-            except ijson.JSONError as parse_error:
-                if _TRUNCATED in str(parse_error):
-                    raise Transient("the body ended early (truncated)") from None
+            if cut_short(body):
+                raise Transient("the body ended early (truncated)") from None
             raise _malformed(what, 0, None, str(error)) from None
         if not isinstance(doc, dict):
             raise _malformed(what, 0, None, f"the body is a JSON {type(doc).__name__}")
         self._check_code(doc.get("code"), doc.get("message"), what)
         return doc.get("data")
 
-    def _stream(
-        self,
-        reader: _ChunkReader,
-        head: bytes,
-        what: str,
-        sink: Sink | None,
-    ) -> Any:
-        code = message = shape = None
-        try:
-            events = ijson.parse(io.BytesIO(head))
-            for prefix, event, value in events:
-                if prefix == "code" and event == "number":
-                    code = value
-                elif prefix == "message" and event == "string":
-                    message = value
-                elif prefix == "data" and event in ("start_array", "start_map", "null"):
-                    shape = event
-                    break
-        except ijson.JSONError as error:
-            raise _malformed(what, 0, None, str(error)) from None
-        self._check_code(code, message, what)
+    def _stream(self, chunks: Iterator[bytes], what: str, sink: Sink | None) -> None:
         if sink is None:
             raise _malformed(what, 0, None, "a small response was expected")
-        prefix = {"start_array": "data.item", "start_map": "data"}.get(shape or "")
-        if prefix:
-            _spool_items(ijson.kvitems(reader, prefix, use_float=True), what, *sink)
-        return None
+        items = data_items(chunks, lambda code, message: self._check_code(code, message, what))
+        _spool_items(items, what, *sink)
 
 
 def _connect_reason(error: Exception) -> str:
@@ -421,11 +378,9 @@ def _spool_items(
     try:
         for key, value in items:
             spool.write(transform(key, value))
-    except ijson.IncompleteJSONError as error:
-        if _TRUNCATED in str(error):
-            raise Transient(f"the body ended early after record {spool.count}") from None
-        raise _malformed(what, spool.count, key, str(error)) from None
-    except (ijson.JSONError, ValueError, TypeError, AttributeError) as error:
+    except Truncated:
+        raise Transient(f"the body ended early after record {spool.count}") from None
+    except (ValueError, TypeError, AttributeError) as error:  # Invalid is a ValueError
         raise _malformed(what, spool.count, key, str(error) or type(error).__name__) from None
 
 

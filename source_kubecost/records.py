@@ -112,10 +112,11 @@ def _numbers(record: dict[str, Any], numeric: frozenset[str]) -> None:
 
 
 def _flatten(key: str, obj: Any, what: str) -> dict[str, Any]:
-    """The object without `properties` and `window`, its properties lifted to the top."""
+    """The object, changed in place (it was just parsed): without `properties` and `window`,
+    its properties lifted to the top."""
     if obj.__class__ is not dict:
         raise TypeError(f"{what} {key!r} is a {type(obj).__name__}, not an object")
-    record = dict(obj)
+    record: dict[str, Any] = obj
     record.pop("window", None)
     properties = record.pop("properties", None)
     if properties:
@@ -124,7 +125,8 @@ def _flatten(key: str, obj: Any, what: str) -> dict[str, Any]:
 
 
 class AllocationFlattener:
-    """`transform(key, allocation)` for one aggregate: properties first, else the name.
+    """`transform(key, allocation)` for one aggregate: properties first, else the name. The
+    allocation is changed into the record.
 
     Hot path (one call per record): fields absent or null are simply left out, as the
     Airbyte serializer drops nulls anyway.
@@ -158,7 +160,8 @@ class AllocationFlattener:
 
 
 def flatten_asset(key: str, asset: Any) -> dict[str, Any]:
-    """`transform(key, asset)`: properties lifted to the top, the asset key kept as `key`."""
+    """`transform(key, asset)`: properties lifted to the top, the asset key kept as `key`. The
+    asset is changed into the record."""
     record = _flatten(key, asset, "asset")
     record["key"] = key
     _numbers(record, _ASSET_NUMBER_SET)

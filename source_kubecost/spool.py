@@ -22,6 +22,8 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from datetime import date
+from itertools import compress, repeat
+from operator import is_
 from typing import IO, Any
 
 import orjson
@@ -33,6 +35,7 @@ EXTRACTION_RECORDS = "extraction_records"
 UNCOUNTED = -1  # `extraction_records` until the day is counted
 # Unique in a line: inside JSON strings every `"` is escaped, so `records":` cannot occur.
 _UNCOUNTED = orjson.dumps({EXTRACTION_RECORDS: UNCOUNTED})[1:-1]
+_NONE = repeat(None)  # compared with every value of a record: the loop stays in C
 
 
 class DuplicateKey(ValueError):
@@ -87,7 +90,7 @@ class Spool:
         elif self.first is None:
             self.first = key
         self.count += 1
-        for name in [k for k, v in record.items() if v is None]:
+        for name in list(compress(record, map(is_, record.values(), _NONE))):
             del record[name]  # as the CDK's serializer does (top level only)
         record.update(self.constants)
         self._lines.append(self._head + orjson.dumps(record) + self._tail)

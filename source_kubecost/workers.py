@@ -1,8 +1,8 @@
 """Day workers: days are read (fetched, parsed, serialized) in forked processes, ahead of the
 sync.
 
-Why: on a day of 50,000 containers, parsing (ijson), flattening and serializing records take
-about 1.5 CPU-seconds of Python, and importing the CDK another 1.6 s. So `source-kubecost
+Why: on a day of 50,000 containers, parsing (jsonstream.py), flattening and serializing
+records take about a CPU-second, and importing the CDK another 1.2 s. So `source-kubecost
 read` plans the days of its first day stream and forks `WORKERS` processes that start on them
 *before* it imports the CDK (`begin`); the sync process then only copies finished days to
 stdout (output.py). Parsing overlaps start-up, and days overlap each other.
