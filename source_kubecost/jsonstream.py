@@ -145,8 +145,18 @@ class _Text:
                     start, self.pos = self.pos, end
                     return _read(self.text[start:end], value)
                 message, cut = "", True  # a number may go on in the next chunk
-            if not cut or len(self.text) - self.pos > _MAX_ITEM or not self.more():
+            if not cut or len(self.text) - self.pos > _MAX_ITEM or not self._grow():
                 raise self.fail(message or f"a value too long at character {self.at}")
+
+    def _grow(self) -> bool:
+        """At least doubles the text past `pos`, so a long value is scanned a few times, not
+        once per chunk; False at the end."""
+        wanted = 2 * (len(self.text) - self.pos)
+        if not self.more():
+            return False
+        while len(self.text) - self.pos < wanted and self.more():
+            pass
+        return True
 
 
 def _read(source: str, scanned: Any) -> Any:

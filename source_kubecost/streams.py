@@ -116,8 +116,13 @@ class DayStream(Stream, CheckpointMixin):
             yield {CURSOR: iso(day)}
         if self.sink is not None:
             # The CDK's own "Read N records" line counts only the records it emitted.
+            plural = "" if len(days) == 1 else "s"
             logger.info(
-                "%s: %d records of %d days copied to the output", self.name, self._copied, len(days)
+                "%s: %d records of %d day%s copied to the output",
+                self.name,
+                self._copied,
+                len(days),
+                plural,
             )
 
     def read_records(

@@ -165,3 +165,10 @@ def test_given_the_envelope_code_when_before_or_after_data_then_checked_at_first
     assert seen == [(503, "busy")]
     assert list(items) == []
     assert seen == [(503, "busy"), (200, "busy")]
+
+
+def test_given_an_item_of_megabytes_in_small_chunks_then_read_whole() -> None:
+    labels = {f"label-{n}": "x" * 100 for n in range(20_000)}  # about 2.3 MB
+    items = [("a", {"name": "a", "labels": labels}), ("b", {"name": "b", "labels": labels})]
+    body = _body([items], True, False)
+    assert _parse(body, list(range(0, len(body), 1024))) == items
