@@ -97,6 +97,9 @@ def test_given_a_server_when_demo_sql_and_webhook_run_then_marts_and_expenses_la
         server.shutdown()
 
     assert len(outcomes) == 1 and outcomes[0]["dbt"].success
+    # The daily build: models and data tests; dbt's unit tests are left to CI.
+    kinds = {result.node.resource_type for result in outcomes[0]["dbt"].results}
+    assert {"model", "test"} <= kinds and "unit_test" not in kinds
     pods = client.command(
         "SELECT round(sum(total_cost), 6) FROM kubecost_demo_marts.k8s_expenses_daily "
         "WHERE level = 'pod'"
