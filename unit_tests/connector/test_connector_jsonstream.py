@@ -8,6 +8,7 @@ import collections
 import io
 import itertools
 import json
+from pathlib import Path
 from typing import Any
 
 import ijson
@@ -173,3 +174,32 @@ def test_given_an_item_of_megabytes_in_small_chunks_then_read_whole() -> None:
     items = [("a", {"name": "a", "labels": labels}), ("b", {"name": "b", "labels": labels})]
     body = _body([items], True, False)
     assert _parse(body, list(range(0, len(body), 1024))) == items
+
+
+_FIXTURES = [
+    path
+    for folder in (
+        Path(__file__).resolve().parents[1] / "resource" / "fixtures",
+        Path(__file__).resolve().parents[3] / "shared" / "fixtures",
+    )
+    for path in sorted(folder.glob("*__*.json"))
+]
+
+
+@pytest.mark.parametrize("path", _FIXTURES, ids=lambda path: f"{path.parent.name}/{path.name}")
+@pytest.mark.parametrize("chunk", [7, 4096, 1 << 20])
+def test_given_a_real_payload_compact_as_kubecost_writes_it_or_as_published_then_every_item(
+    path: Path, chunk: int
+) -> None:
+    """Public payloads (vendored, and ../shared/fixtures where it exists), as published and
+    compact as Go's encoder writes them (where items are cut apart for orjson)."""
+    published = path.read_bytes()
+    payload = json.loads(published)
+    if isinstance(payload, dict) and "name" in payload:
+        payload = [{payload["name"]: payload}]
+    if not (isinstance(payload, dict) and "data" in payload):
+        payload = {"code": 200, "data": payload}
+        published = json.dumps(payload, indent=2).encode()
+    compact = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    for body in (published, compact):
+        assert _parse(body, list(range(0, len(body), chunk))) == _pairs(body)
