@@ -10,7 +10,7 @@ which finds where it ends; the items after it are then cut at the places where a
 like it starts (`,"<key>":{"<its first field>":`), and each cut value is given to orjson.
 A cut that is not exactly one value fails to parse (the pattern matched inside a value or a
 string, or an item is shaped otherwise), and that item is read by the scanner instead. On a
-day of 50,000 containers this is about 3.5 times as fast as ijson's yajl2_c (bench/results.md).
+day of 50,000 containers this is about 2.7 times as fast as ijson's yajl2_c (bench/results.md).
 
 Whichever way an item is read, its value is orjson's reading of its text, or the json
 module's where orjson refuses it (a lone surrogate, 1e400). NaN and Infinity are refused. A
@@ -242,11 +242,11 @@ def _map(text: _Text, context: str) -> Iterator[tuple[str, Any]]:
         text.item(context)
         key = _key(text)
         value = text.value()
-        yield key, value
         if starts is None and value.__class__ is dict and value:
-            first = next(iter(value))
+            first = next(iter(value))  # before the consumer changes the value in place
             if re.fullmatch(_PLAIN, first):
                 starts = re.compile(f',"({_PLAIN})":(?={{"{re.escape(first)}":)')
+        yield key, value
         if text.take(",}") == "}":
             return
 
