@@ -33,7 +33,7 @@ from source_kubecost.errors import (
     Transient,
     config_error,
 )
-from source_kubecost.jsonstream import Truncated, cut_short, data_items
+from source_kubecost.jsonstream import Truncated, cut_short, data_items, refuse_constant
 from source_kubecost.spool import Spool
 
 logger = logging.getLogger("airbyte")
@@ -330,7 +330,7 @@ class KubecostClient:
     def _small(self, body: bytes, what: str) -> Any:
         """The `data` of a small envelope (cluster info, configs)."""
         try:
-            doc = json.loads(body, parse_constant=_reject_constant)
+            doc = json.loads(body, parse_constant=refuse_constant)
         except ValueError as error:
             if cut_short(body):
                 raise Transient("the body ended early (truncated)") from None
@@ -362,10 +362,6 @@ def _connect_reason(error: Exception) -> str:
         if needle in text:
             return reason
     return type(error).__name__
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"invalid JSON literal {name}")
 
 
 def _spool_items(

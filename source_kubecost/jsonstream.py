@@ -57,11 +57,12 @@ def cut_short(document: bytes) -> bool:
     return False
 
 
-def _refuse_constant(name: str) -> Any:
+def refuse_constant(name: str) -> Any:
+    """`parse_constant` of the json module: NaN and Infinity are not JSON."""
     raise ValueError(f"invalid JSON literal {name}")
 
 
-_SCAN = json.JSONDecoder(parse_constant=_refuse_constant).scan_once  # type: ignore[attr-defined]
+_SCAN = json.JSONDecoder(parse_constant=refuse_constant).scan_once  # type: ignore[attr-defined]
 
 
 class _Text:
