@@ -146,18 +146,22 @@ class _Text:
                     start, self.pos = self.pos, end
                     return _read(self.text[start:end], value)
                 message, cut = "", True  # a number may go on in the next chunk
-            if not cut or len(self.text) - self.pos > _MAX_ITEM or not self._grow():
+            # Doubling the text past `pos` scans a long value a few times, not once per chunk.
+            if not cut or len(self.text) - self.pos > _MAX_ITEM or not self.fill(2 * self.ahead):
                 raise self.fail(message or f"a value too long at character {self.at}")
 
-    def _grow(self) -> bool:
-        """At least doubles the text past `pos`, so a long value is scanned a few times, not
-        once per chunk; False at the end."""
-        wanted = 2 * (len(self.text) - self.pos)
-        if not self.more():
-            return False
-        while len(self.text) - self.pos < wanted and self.more():
-            pass
-        return True
+    @property
+    def ahead(self) -> int:
+        """Characters of the window from `pos` on."""
+        return len(self.text) - self.pos
+
+    def fill(self, size: int) -> bool:
+        """Adds chunks until the window holds `size` characters from `pos` on, or the body
+        ends; False when nothing was added."""
+        added = False
+        while self.ahead < size and self.more():
+            added = True
+        return added
 
 
 def _read(source: str, scanned: Any) -> Any:
@@ -257,8 +261,7 @@ def _cut(text: _Text, starts: re.Pattern[str]) -> Iterator[tuple[str, Any]]:
     and that orjson reads as one value; stops at the first that is not, or at the last one
     the window holds (the window is refilled first when it can be)."""
     while True:
-        while len(text.text) - text.pos < _READ_AHEAD and text.more():
-            pass
+        text.fill(_READ_AHEAD)
         window = text.text
         found = starts.finditer(window, text.pos - 1)
         current = next(found, None)
