@@ -107,6 +107,7 @@ class FullRefreshTest(TestCase):
         # null fields are left out of the message by the CDK's serializer
         assert record.get("ramCost") is None and record.get("gpuCost") is None
         assert record["futureField"] == {"x": 1}
+        assert output.is_in_logs(r"^allocations: 1 records of 1 day copied to the output$")
 
     @MockServer()
     def test_given_properties_missing_when_read_then_levels_parsed_from_name(
